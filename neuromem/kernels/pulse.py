@@ -1,0 +1,100 @@
+"""Kernels of the behavioural pulse model (NeuroSim form) and of the shared non-idealities.
+
+Per-cell parameter arrays have length n (one value per cell, device-to-device variation) or
+length 1 (shared by all cells); ``_at`` picks the right entry.
+
+Fault codes: 0 healthy, 1 stuck at OFF (g_min), 2 stuck at ON (g_max).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+FAULT_NONE = 0
+FAULT_STUCK_OFF = 1
+FAULT_STUCK_ON = 2
+
+
+@njit(cache=True, inline="always")
+def _at(arr, i):
+    return arr[i] if arr.shape[0] > 1 else arr[0]
+
+
+@njit(cache=True)
+def pulse_step(g, dp, g_min, g_max, a_ltp, a_ltd, p_max):
+    """Noise-free conductance after ``dp`` pulses (dp > 0 potentiates, dp < 0 depresses).
+
+    ``a_ltp``/``a_ltd`` are the nonlinearity constants A in pulses; A <= 0 or A = inf means a
+    linear response. The result is not clipped.
+    """
+    span = g_max - g_min
+    if dp > 0.0:
+        if a_ltp <= 0.0 or not math.isfinite(a_ltp):
+            return g + dp * span / p_max
+        b = span / (1.0 - math.exp(-p_max / a_ltp))
+        frac = (g - g_min) / b
+        if frac >= 1.0:
+            return g_max
+        p = -a_ltp * math.log(1.0 - frac)
+        return b * (1.0 - math.exp(-(p + dp) / a_ltp)) + g_min
+    elif dp < 0.0:
+        if a_ltd <= 0.0 or not math.isfinite(a_ltd):
+            return g + dp * span / p_max
+        b = span / (1.0 - math.exp(-p_max / a_ltd))
+        frac = (g_max - g) / b
+        if frac >= 1.0:
+            return g_min
+        p = p_max + a_ltd * math.log(1.0 - frac)
+        return g_max - b * (1.0 - math.exp((p + dp - p_max) / a_ltd))
+    return g
+
+
+@njit(cache=True)
+def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+    """Apply ``dp`` pulses to cell ``i`` of ``g`` in place (C2C noise, bounds, stuck cells).
+
+    Returns the conductance change.
+    """
+    if dp == 0.0 or _at(fault, i) != FAULT_NONE:
+        return 0.0
+    lo = _at(g_min, i)
+    hi = _at(g_max, i)
+    old = g[i]
+    new = pulse_step(old, dp, lo, hi, _at(a_ltp, i), _at(a_ltd, i), p_max)
+    if sigma_ctoc > 0.0:
+        new += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
+    if new < lo:
+        new = lo
+    elif new > hi:
+        new = hi
+    g[i] = new
+    return new - old
+
+
+@njit(cache=True)
+def pulse_apply(g, cells, n_pulses, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+    """Apply ``n_pulses[k]`` pulses to cell ``cells[k]`` of the flat array ``g``, in order."""
+    for k in range(cells.shape[0]):
+        pulse_update_cell(cells[k], n_pulses[k], g, g_min, g_max, a_ltp, a_ltd, p_max,
+                          sigma_ctoc, fault, rng)
+
+
+@njit(cache=True)
+def read_noisy(g, sigma_read, rng, out):
+    """Conductance seen by one read: g (1 + sigma z), never below zero."""
+    for i in range(g.shape[0]):
+        v = g[i] * (1.0 + sigma_read * rng.standard_normal())
+        out[i] = v if v > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def drift(g, g_floor, nu, t_over_t0, out):
+    """Retention drift G(t) = G0 (t/t0)^-nu for t > t0, floored at ``g_floor`` (per cell)."""
+    factor = 1.0 if t_over_t0 <= 1.0 else t_over_t0 ** (-nu)
+    for i in range(g.shape[0]):
+        v = g[i] * factor
+        lo = _at(g_floor, i)
+        out[i] = v if v > lo else lo
+    return out
