@@ -84,7 +84,11 @@ def param(default=_MISSING, *, kind: type = float, unit: str = "", doc: str = ""
 
 def closest(name: str, options) -> str:
     """Return ' (did you mean X?)' for the option closest to ``name``, or ''."""
-    match = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.5)
+    options = [str(o) for o in options]
+    name = str(name)
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    if not match and name:
+        match = [o for o in options if o.startswith(name) or name in o][:1]
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 

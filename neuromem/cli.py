@@ -1,0 +1,173 @@
+"""The ``neuromem`` command.
+
+Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure. Errors are one line
+on stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from neuromem import __version__
+from neuromem.exceptions import ConfigError, NeuromemError
+
+__all__ = ["main", "build_parser"]
+
+
+def _fmt_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def cmd_devices(args) -> int:
+    from neuromem.cards import list_cards, load_device
+
+    rows = []
+    for name in list_cards("synapse_models"):
+        card = load_device(name)
+        p = card.params
+        levels = "continuous" if getattr(p, "continuous", False) else (p.n_levels or "analog")
+        ratio = p.on_off_ratio
+        doi = card.source.get("doi")
+        short = card.summary + (f", doi:{doi}" if doi else "")
+        rows.append((name, card.kind, str(levels),
+                     "inf" if ratio == float("inf") else f"{ratio:.3g}", short))
+    if args.json:
+        print(json.dumps([dict(zip(("name", "kind", "levels", "on_off", "source"), r))
+                          for r in rows], indent=2))
+        return 0
+    header = ("name", "kind", "levels", "on/off", "source")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(header[:4], widths)) + "  " + header[4])
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return 0
+
+
+def cmd_device_show(args) -> int:
+    from neuromem.cards import load_device
+    from neuromem.schema import describe
+
+    card = load_device(args.name)
+    if args.json:
+        print(json.dumps(card.to_dict(), indent=2, default=str))
+        return 0
+    print(f"{card.name}  ({card.kind})  {card.summary}")
+    if card.path is not None:
+        print(f"card: {card.path}")
+    for key in ("citation", "doi", "url", "figures", "notes"):
+        if card.source.get(key):
+            print(f"{key}: {card.source[key]}")
+    print()
+    rows = [r for r in describe(card.params) if r["value"] is not None]
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        unit = r["unit"] or "-"
+        print(f"  {r['name'].ljust(width)}  {_fmt_value(r['value']):>12}  {unit:<4}  {r['doc']}")
+    p = card.params
+    derived = {"on/off ratio": p.on_off_ratio}
+    if hasattr(p, "a_ltp_norm"):
+        derived["A_LTP/Pmax (resolved)"] = p.a_ltp_norm
+        derived["A_LTD/Pmax (resolved)"] = p.a_ltd_norm
+    print()
+    for k, v in derived.items():
+        print(f"  {k.ljust(width)}  {_fmt_value(v):>12}")
+    return 0
+
+
+def cmd_device_plot(args) -> int:
+    import numpy as np
+
+    from neuromem.cards import load_device
+    from neuromem.plot import plot_device
+
+    card = load_device(args.name)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        raise ConfigError(f"output folder does not exist: {out.parent}", key="-o")
+    fig = plot_device(card, np.random.default_rng(args.seed))
+    fig.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_device_fit(args) -> int:
+    from neuromem.devices.fit import fit_pulse_device, read_curves_csv
+
+    curves = read_curves_csv(args.curves)
+    result = fit_pulse_device(curves["pulse"], curves["conductance_S"], curves["direction"],
+                              cycle=curves.get("cycle"))
+    name = args.name or Path(args.output).stem
+    text = result.to_card(name, source_citation=args.citation or f"fitted to {args.curves}")
+    out = Path(args.output)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    print(result.summary())
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neuromem",
+        description="Spiking neural networks on ReRAM crossbars.")
+    parser.add_argument("--version", action="version", version=f"neuromem {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("devices", help="list the built-in device cards")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_devices)
+
+    dev = sub.add_parser("device", help="show, plot or fit a device card")
+    dsub = dev.add_subparsers(dest="device_command", metavar="ACTION")
+    p = dsub.add_parser("show", help="all parameters of a card, with units and source")
+    p.add_argument("name", help="built-in card name or path to a .toml card")
+    p.add_argument("--json", action="store_true", help="print the resolved card as JSON")
+    p.set_defaults(func=cmd_device_show)
+    p = dsub.add_parser("plot", help="potentiation/depression curves and variability")
+    p.add_argument("name", help="built-in card name or path to a .toml card")
+    p.add_argument("-o", "--output", required=True, help="figure file (.png, .pdf, .svg)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noisy cycles shown")
+    p.add_argument("--dpi", type=int, default=150)
+    p.set_defaults(func=cmd_device_plot)
+    p = dsub.add_parser("fit", help="fit a pulse-model card to measured curves (CSV)")
+    p.add_argument("curves", help="CSV with columns pulse, conductance_S, direction[, cycle]")
+    p.add_argument("-o", "--output", required=True, help="card file to write (.toml)")
+    p.add_argument("--name", help="card name (default: the output file's stem)")
+    p.add_argument("--citation", help="where the measurements come from")
+    p.set_defaults(func=cmd_device_fit)
+    dev.set_defaults(func=None, _parser=dev)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        (getattr(args, "_parser", None) or parser).print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as err:
+        if args.debug:
+            raise
+        print(f"neuromem: error: {err}", file=sys.stderr)
+        return 2
+    except NeuromemError as err:
+        if args.debug:
+            raise
+        print(f"neuromem: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("neuromem: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
