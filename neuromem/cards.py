@@ -139,3 +139,98 @@ def load_device(name_or_path) -> DeviceCard:
     """Load and validate a device card by built-in name or path."""
     path = find_card(name_or_path, "synapse_models")
     return device_from_mapping(load_toml(path), file=path, name=path.stem)
+
+
+# --------------------------------------------------------------------------- network cards
+
+_NETWORK_TOP_KEYS = {"name", "summary", "task", "device", "network", "neuron", "stdp", "data",
+                     "quick", "seed"}
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE`` (VALUE in TOML syntax; a bare word is a string)."""
+    if "=" not in text:
+        raise ConfigError(f"expected KEY=VALUE, got {text!r}", key="--set")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"expected a dotted key like network.n_exc, got {key!r}",
+                          key="--set")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict, overrides: dict[str, Any], *, file=None) -> tuple[dict, dict]:
+    """Apply dotted-path overrides to a card's data; ``device.*`` ones are returned apart.
+
+    Returns (new card data, device parameter overrides). ``device=NAME`` swaps the device
+    card; ``device.KEY=V`` changes one of its parameters.
+    """
+    import copy
+    data = copy.deepcopy(data)
+    device_overrides: dict[str, Any] = {}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if parts[0] == "device" and len(parts) > 1:
+            device_overrides[".".join(parts[1:])] = value
+            continue
+        if parts[0] not in _NETWORK_TOP_KEYS:
+            raise ConfigError(f"unknown section{closest(parts[0], _NETWORK_TOP_KEYS)}",
+                              file=file, key=key)
+        node = data
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{part!r} is not a table", file=file, key=key)
+            node = child
+        node[parts[-1]] = value
+    return data, device_overrides
+
+
+def resolve_device(spec, overrides: dict[str, Any] | None = None, *, file=None) -> DeviceCard:
+    """A network card's ``device`` (name, path or inline table) with parameter overrides."""
+    if isinstance(spec, dict):
+        card = device_from_mapping(spec, file=file, name="inline")
+    elif isinstance(spec, str):
+        card = load_device(spec)
+    else:
+        raise ConfigError(f"expected a device card name, path or table, got {spec!r}",
+                          file=file, key="device")
+    if overrides:
+        fields = {f.name for f in dataclasses.fields(card.params) if f.init}
+        for key in overrides:
+            if key not in fields:
+                raise ConfigError(f"unknown {card.kind} device parameter{closest(key, fields)}",
+                                  file=card.path, key=f"device.{key}")
+        params = card.params.with_updates(**overrides)
+        card = dataclasses.replace(card, params=params)
+    return card
+
+
+def load_network_data(name_or_path, overrides: dict[str, Any] | None = None,
+                      quick: bool = False) -> tuple[dict, Path, dict]:
+    """Load a network card's raw data with ``--quick`` and ``--set`` overrides applied.
+
+    Returns (data, path, device overrides). Section validation is the task's job
+    (:mod:`neuromem.tasks`), since each task has its own data section.
+    """
+    path = find_card(name_or_path, "networks")
+    data = load_toml(path)
+    for key in data:
+        if key not in _NETWORK_TOP_KEYS:
+            raise ConfigError(f"unknown top-level key{closest(key, _NETWORK_TOP_KEYS)}",
+                              file=path, key=str(key))
+    all_overrides: dict[str, Any] = {}
+    if quick:
+        q = data.get("quick", {})
+        if not isinstance(q, dict):
+            raise ConfigError("expected a table of dotted overrides", file=path, key="quick")
+        all_overrides.update(q)
+    all_overrides.update(overrides or {})
+    data, device_overrides = apply_overrides(data, all_overrides, file=path)
+    data.pop("quick", None)
+    return data, path, device_overrides

@@ -112,6 +112,64 @@ def cmd_device_fit(args) -> int:
     return 0
 
 
+def _json_default(obj):
+    import numpy as np
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def cmd_run(args) -> int:
+    import time
+
+    from neuromem.cards import load_network_data, parse_override
+    from neuromem.tasks import get_task
+
+    overrides = dict(parse_override(text) for text in args.set or [])
+    data, path, device_overrides = load_network_data(args.network, overrides, quick=args.quick)
+    seed = args.seed if args.seed is not None else data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"expected a non-negative integer seed, got {seed!r}", key="seed")
+    output = Path(args.output) if args.output else None
+    if output is not None and not output.parent.exists():
+        raise ConfigError(f"output folder does not exist: {output.parent}", key="-o")
+    task = get_task(data.get("task", path.stem), file=path)
+    t0 = time.perf_counter()
+    result = task(data, path=path, device_overrides=device_overrides, seed=seed,
+                  progress=not args.json and sys.stderr.isatty() or args.progress)
+    if output is not None:
+        from neuromem.store import write_result
+        write_result(output, metrics=result.metrics, cards=result.cards, events=result.events,
+                     state=result.state, raster=result.raster, seed=seed,
+                     command=" ".join(["neuromem", *sys.argv[1:]]) if sys.argv else None,
+                     extra=result.extra or None)
+    if args.json:
+        out = dict(result.metrics)
+        out["events"] = result.events
+        if output is not None:
+            out["result_file"] = str(output)
+        print(json.dumps(out, indent=2, default=_json_default))
+    else:
+        width = max(len(str(k)) for k, _ in result.table)
+        for key, value in result.table:
+            print(f"{str(key).ljust(width)}  {value}")
+        if output is not None:
+            print(f"{'result file'.ljust(width)}  {output}")
+    _ = t0
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from neuromem.store import summarize
+
+    print(summarize(args.file))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuromem",
@@ -143,6 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--citation", help="where the measurements come from")
     p.set_defaults(func=cmd_device_fit)
     dev.set_defaults(func=None, _parser=dev)
+
+    p = sub.add_parser("run", help="train and test a network card (e.g. digits_stdp)")
+    p.add_argument("network", help="built-in network card name or path to a .toml card")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a card key by dotted path (repeatable), e.g. "
+                   "--set device=taox_hfox_wu2018 --set device.g_max_dtod=0.25 "
+                   "--set network.n_exc=200")
+    p.add_argument("--seed", type=int, help="the run's seed (default: the card's)")
+    p.add_argument("-o", "--output", help="write an HDF5 result file")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--quick", action="store_true", help="the card's quick setting (< 1 min)")
+    p.add_argument("--progress", action="store_true", help="progress bars even when not a tty")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("inspect", help="summarise an HDF5 result file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_inspect)
     return parser
 
 

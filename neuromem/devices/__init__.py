@@ -6,12 +6,14 @@ Each kind registers its parameter class here; a card's ``kind`` selects it.
 from __future__ import annotations
 
 from neuromem.devices.base import DeviceArray, DeviceParams
+from neuromem.devices.physics import IonDriftDevice, VTEAMDevice
 from neuromem.devices.pulse import PulseArray, PulseDevice, nonlinearity_to_a
 from neuromem.exceptions import ConfigError
 from neuromem.schema import closest
 
 __all__ = ["DeviceParams", "DeviceArray", "PulseDevice", "PulseArray", "nonlinearity_to_a",
-           "DEVICE_KINDS", "register_device_kind", "device_class"]
+           "IonDriftDevice", "VTEAMDevice", "DEVICE_KINDS", "register_device_kind",
+           "device_class"]
 
 DEVICE_KINDS: dict[str, type[DeviceParams]] = {}
 
@@ -36,3 +38,5 @@ def device_class(kind: str, *, file=None) -> type[DeviceParams]:
 
 
 register_device_kind(PulseDevice)
+register_device_kind(IonDriftDevice)
+register_device_kind(VTEAMDevice)

@@ -1,0 +1,306 @@
+"""The event-driven engine: one sample's whole time loop in compiled code.
+
+Per time step, in Brian2's schedule order (groups, thresholds, synapses, resets):
+
+1. neuron state update (exponential Euler; refractory neurons hold v);
+2. thresholds: Poisson input spikes (counter-based random numbers) and neuron spikes;
+3. synapses: each input spike activates its crossbar row and adds that row's read currents
+   (Ohm's law per cell, Kirchhoff's law per column) to the neurons' excitatory input; neuron
+   spikes inhibit every other neuron (winner-take-all); while learning, pre and post spikes
+   turn STDP weight changes into device pulses;
+4. resets (v, refractory period, adaptive threshold).
+
+Cost is proportional to spikes x fan-out: a silent input costs one random number per step.
+Conductances are row-major flat arrays (row = input, column = neuron).
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from neuromem.kernels.pulse import pulse_update_cell
+from neuromem.kernels.rand import hash_normal, hash_uniform
+
+# Event counters (indices into the int64 ``events`` array).
+EV_INPUT_SPIKES = 0
+EV_ROW_ACTIVATIONS = 1
+EV_CELLS_READ = 2
+EV_LTP_PULSES = 3
+EV_LTD_PULSES = 4
+EV_CELLS_WRITTEN = 5
+EV_NEURON_UPDATES = 6
+EV_OUTPUT_SPIKES = 7
+EV_INHIBITION_EVENTS = 8
+EV_STEPS = 9
+N_EVENTS = 10
+
+# Packed neuron parameters (neuromem.neurons.LIFParams.pack).
+TAU_MEM, V_REST, V_RESET, V_THRESH, T_REF, E_EXC, E_INH, TAU_EXC, TAU_INH, THETA_PLUS, \
+    TAU_THETA, W_INH, COND, THETA_INIT = range(14)
+# Packed STDP parameters (neuromem.plasticity.STDPParams.pack).
+A_PLUS, A_MINUS, TAU_PLUS, TAU_MINUS, SOFT, NEAREST, WINDOW = range(7)
+
+NEVER = -(2**62)
+
+
+@njit(cache=True)
+def _stochastic_round(x, rng):
+    n = math.floor(x)
+    if rng.random() < x - n:
+        n += 1.0
+    return n
+
+
+@njit(cache=True)
+def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+                        dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                        dmin_n, dmax_n, altp_n, altd_n, fault_n, events, rng):
+    """Turn a normalised weight change of cell ``c`` into pulses and apply them.
+
+    One pulse nominally moves the weight by 1/Pmax. A differential pair splits the pulses
+    push-pull: a positive change SETs G+ and RESETs G-, a negative one the reverse.
+    """
+    dp = dw * p_max
+    if not continuous:
+        dp = _stochastic_round(dp, rng)
+    if dp == 0.0:
+        return
+    if differential:
+        if continuous:
+            half_p = 0.5 * dp
+            half_n = 0.5 * dp
+        else:
+            half_p = math.floor(0.5 * dp)
+            if dp - 2.0 * half_p > 0.0 and rng.random() < 0.5:
+                half_p += 1.0
+            half_n = dp - half_p
+        if half_p != 0.0:
+            pulse_update_cell(c, half_p, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max,
+                              sigma_ctoc, fault_p, rng)
+        if half_n != 0.0:
+            pulse_update_cell(c, -half_n, g_neg, dmin_n, dmax_n, altp_n, altd_n, p_max,
+                              sigma_ctoc, fault_n, rng)
+        events[EV_CELLS_WRITTEN] += (half_p != 0.0) + (half_n != 0.0)
+    else:
+        pulse_update_cell(c, dp, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max, sigma_ctoc,
+                          fault_p, rng)
+        events[EV_CELLS_WRITTEN] += 1
+    if dp > 0:
+        events[EV_LTP_PULSES] += int(round(abs(dp))) if not continuous else int(math.ceil(dp))
+    else:
+        events[EV_LTD_PULSES] += int(round(abs(dp))) if not continuous else int(math.ceil(-dp))
+
+
+@njit(cache=True)
+def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
+                    g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                    dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                    dmin_n, dmax_n, altp_n, altd_n, fault_n,
+                    p_max, continuous, sigma_ctoc,
+                    npk, v, ge, gi, theta, last_spike,
+                    learn, rule, spk, x_pre, t_pre, x_post, t_post,
+                    counts, events, raster, raster_n, rng):
+    """Simulate one sample (``n_steps`` steps, input on for the first ``n_present``).
+
+    State arrays (v, ge, gi, theta, last_spike, traces) are updated in place; spike counts per
+    neuron are added to ``counts``, event counts to ``events``; when ``raster`` has rows,
+    (step, neuron) pairs are written there up to its capacity (``raster_n[0]`` = count).
+    """
+    n_in = rates.shape[0]
+    n_out = v.shape[0]
+    cond = npk[COND] > 0.5
+    tau_m = npk[TAU_MEM]
+    v_rest = npk[V_REST]
+    e_exc = npk[E_EXC]
+    e_inh = npk[E_INH]
+    ref_steps = int(npk[T_REF])
+    dec_e = math.exp(-dt / npk[TAU_EXC])
+    dec_i = math.exp(-dt / npk[TAU_INH])
+    dec_theta = math.exp(-dt / npk[TAU_THETA]) if math.isfinite(npk[TAU_THETA]) else 1.0
+    dec_m = math.exp(-dt / tau_m)
+    w_inh = npk[W_INH]
+    theta_plus = npk[THETA_PLUS]
+    adapt = learn and theta_plus > 0.0
+    p_thresh = np.empty(n_in)
+    for i in range(n_in):
+        p_thresh[i] = rates[i] * dt
+    in_spikes = np.empty(n_in, dtype=np.int64)
+    out_spikes = np.empty(n_out, dtype=np.int64)
+    xpost_now = np.empty(n_out)
+    xpre_now = np.empty(n_in)
+    soft = spk[SOFT] > 0.5
+    nearest = spk[NEAREST] > 0.5
+    window_steps = int(round(spk[WINDOW] / dt))
+    keyr = key ^ 0x5DEECE66D
+    for s in range(n_steps):
+        # 1. state update
+        for j in range(n_out):
+            if s - last_spike[j] >= ref_steps:
+                if cond:
+                    b = (1.0 + ge[j] + gi[j]) / tau_m
+                    v_inf = (v_rest + ge[j] * e_exc + gi[j] * e_inh) / (tau_m * b)
+                    v[j] = v_inf + (v[j] - v_inf) * math.exp(-b * dt)
+                else:
+                    v_inf = v_rest + ge[j] - gi[j]
+                    v[j] = v_inf + (v[j] - v_inf) * dec_m
+            ge[j] *= dec_e
+            gi[j] *= dec_i
+            if adapt:
+                theta[j] *= dec_theta
+        events[EV_NEURON_UPDATES] += n_out
+        # 2. thresholds
+        n_in_sp = 0
+        if s < n_present:
+            for i in range(n_in):
+                if p_thresh[i] > 0.0 and hash_uniform(key, sample_id, s, i) < p_thresh[i]:
+                    in_spikes[n_in_sp] = i
+                    n_in_sp += 1
+        n_out_sp = 0
+        for j in range(n_out):
+            if s - last_spike[j] >= ref_steps and v[j] > npk[V_THRESH] + theta[j]:
+                out_spikes[n_out_sp] = j
+                n_out_sp += 1
+        # 3. synapses: input rows
+        if n_in_sp > 0:
+            events[EV_INPUT_SPIKES] += n_in_sp
+            events[EV_ROW_ACTIVATIONS] += n_in_sp
+            events[EV_CELLS_READ] += n_in_sp * (2 * n_out if differential else n_out + 1)
+            if learn and rule == 1:
+                for j in range(n_out):
+                    if t_post[j] == NEVER:
+                        xpost_now[j] = 0.0
+                    else:
+                        xpost_now[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
+                                                            / spk[TAU_MINUS])
+            for k in range(n_in_sp):
+                i = in_spikes[k]
+                base = i * n_out
+                for j in range(n_out):
+                    c = base + j
+                    gp = g_pos[c]
+                    gn = g_neg[c] if differential else g_ref
+                    if read_sigma > 0.0:
+                        gp *= 1.0 + read_sigma * hash_normal(keyr, sample_id, s, 2 * c)
+                        if differential:
+                            gn *= 1.0 + read_sigma * hash_normal(keyr, sample_id, s, 2 * c + 1)
+                    ge[j] += (gp - gn) * v_read * gain[j]
+                if learn:
+                    if rule == 1:
+                        if t_pre[i] == NEVER or nearest:
+                            x_pre[i] = 1.0
+                        else:
+                            x_pre[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt
+                                                           / spk[TAU_PLUS]) + 1.0
+                        t_pre[i] = s
+                        for j in range(n_out):
+                            if xpost_now[j] == 0.0:
+                                continue
+                            c = base + j
+                            dw = -spk[A_MINUS] * xpost_now[j]
+                            if soft:
+                                gn = g_neg[c] if differential else g_ref
+                                w = (g_pos[c] - gn) / span
+                                dw *= (w + 1.0) if differential else w
+                            apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
+                                                continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
+                                                altd_p, fault_p, dmin_n, dmax_n, altp_n,
+                                                altd_n, fault_n, events, rng)
+                    elif rule == 2:
+                        t_pre[i] = s
+        # 3. synapses: neuron spikes (inhibition, post-synaptic learning)
+        if n_out_sp > 0:
+            events[EV_OUTPUT_SPIKES] += n_out_sp
+            if w_inh > 0.0:
+                events[EV_INHIBITION_EVENTS] += n_out_sp
+                for k in range(n_out_sp):
+                    jj = out_spikes[k]
+                    for j in range(n_out):
+                        if j != jj:
+                            gi[j] += w_inh
+            if learn and rule != 0:
+                if rule == 1:
+                    for i in range(n_in):
+                        if t_pre[i] == NEVER:
+                            xpre_now[i] = 0.0
+                        else:
+                            xpre_now[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt
+                                                              / spk[TAU_PLUS])
+                for k in range(n_out_sp):
+                    j = out_spikes[k]
+                    if rule == 1:
+                        if t_post[j] == NEVER or nearest:
+                            x_post[j] = 1.0
+                        else:
+                            x_post[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
+                                                             / spk[TAU_MINUS]) + 1.0
+                        t_post[j] = s
+                    for i in range(n_in):
+                        c = i * n_out + j
+                        if rule == 1:
+                            if xpre_now[i] == 0.0:
+                                continue
+                            dw = spk[A_PLUS] * xpre_now[i]
+                        else:
+                            recent = t_pre[i] != NEVER and s - t_pre[i] <= window_steps
+                            dw = spk[A_PLUS] if recent else -spk[A_MINUS]
+                        if soft:
+                            gn = g_neg[c] if differential else g_ref
+                            w = (g_pos[c] - gn) / span
+                            if dw > 0:
+                                dw *= (1.0 - w)
+                            else:
+                                dw *= (w + 1.0) if differential else w
+                        apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
+                                            continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
+                                            altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
+                                            fault_n, events, rng)
+        # 4. resets
+        for k in range(n_out_sp):
+            j = out_spikes[k]
+            v[j] = npk[V_RESET]
+            last_spike[j] = s
+            counts[j] += 1
+            if adapt:
+                theta[j] += theta_plus
+            if raster.shape[0] > 0 and raster_n[0] < raster.shape[0]:
+                raster[raster_n[0], 0] = s
+                raster[raster_n[0], 1] = j
+                raster_n[0] += 1
+    events[EV_STEPS] += n_steps
+    for j in range(n_out):  # step indices restart at 0 in the next sample
+        if last_spike[j] != NEVER:
+            last_spike[j] -= n_steps
+
+
+@njit(cache=True, parallel=True)
+def infer_batch(rates, sample_ids, n_present, n_steps, dt, key,
+                g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
+                npk, theta, counts, events, rng):
+    """Inference over many samples in parallel (no learning): each sample starts at rest.
+
+    ``rates`` is (n_samples, n_in); ``counts`` (n_samples, n_out) and ``events``
+    (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples one by
+    one, in any thread order, because input spikes and read noise are counter-based.
+    """
+    n_samples = rates.shape[0]
+    n_out = theta.shape[0]
+    spk = np.zeros(7)
+    for b in prange(n_samples):
+        v = np.full(n_out, npk[V_REST])
+        ge = np.zeros(n_out)
+        gi = np.zeros(n_out)
+        th = theta.copy()
+        last = np.full(n_out, NEVER, dtype=np.int64)
+        x0 = np.zeros(1)
+        t0 = np.zeros(1, dtype=np.int64)
+        raster = np.zeros((0, 2), dtype=np.int64)
+        raster_n = np.zeros(1, dtype=np.int64)
+        simulate_sample(rates[b], n_present, n_steps, dt, key, sample_ids[b],
+                        g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                        dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                        dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
+                        npk, v, ge, gi, th, last, False, 0, spk, x0, t0, x0, t0,
+                        counts[b], events[b], raster, raster_n, rng)

@@ -1,0 +1,144 @@
+"""Crossbar-mapped layers and neuron populations.
+
+A :class:`CrossbarLayer` keeps its weights as device conductances: one device per synapse
+read against a reference at g_min (``mapping = "single"``, weights in [0, 1]) or a
+differential pair G+ - G- (``"differential"``, weights in [-1, 1]). The normalised weight is
+``w = (G+ - G_ref) / (g_max - g_min)``; an input spike on row i adds ``(G_ij - G_ref) v_read``
+amperes to column j, which the neuron integrates with gain ``w_max / ((g_max - g_min) v_read)``
+(per column, so a column normalisation can adjust it), i.e. a synapse at g_max adds ``w_max``
+to the neuron's excitatory input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuromem.devices import DeviceParams, PulseDevice
+from neuromem.exceptions import ConfigError
+from neuromem.neurons import LIFParams, PopulationState
+
+__all__ = ["CrossbarLayer", "Population", "MAPPINGS"]
+
+MAPPINGS = ("single", "differential")
+
+
+class CrossbarLayer:
+    """An n_in x n_out crossbar of memristive devices between inputs and a population.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Rows (inputs) and columns (neurons).
+    device : DeviceParams
+        The device model (one device per cell; two per synapse when differential).
+    rng : numpy.random.Generator
+        Draws device-to-device variation, faults and the initial weights.
+    mapping : {"single", "differential"}
+    w_max : float
+        Neuron input added by one spike through a synapse at full conductance (units of the
+        population's excitatory input: leak conductances for conductance-based neurons).
+    init : (float, float)
+        Initial normalised weights drawn uniformly from this range.
+    """
+
+    def __init__(self, n_in: int, n_out: int, device: DeviceParams, rng: np.random.Generator,
+                 *, mapping: str = "single", w_max: float = 1.0, init=(0.0, 0.3)):
+        if mapping not in MAPPINGS:
+            raise ConfigError(f"expected one of {MAPPINGS}, got {mapping!r}", key="mapping")
+        if n_in < 1 or n_out < 1:
+            raise ConfigError("a crossbar needs at least one row and one column", key="n_in")
+        if not isinstance(device, PulseDevice):
+            raise ConfigError(f"learning in the engine needs a pulse-kind device; "
+                              f"{device.kind!r} cards can be programmed and read through "
+                              "neuromem.crossbar", key="device")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.device = device
+        self.mapping = mapping
+        self.w_max = float(w_max)
+        self.pos = device.make_array((self.n_in, self.n_out), rng)
+        self.neg = device.make_array((self.n_in, self.n_out), rng) if self.differential \
+            else None
+        lo, hi = init
+        if not (-1.0 <= lo <= hi <= 1.0) or (not self.differential and lo < 0):
+            raise ConfigError(f"initial weight range {init} outside the mapping's range",
+                              key="init")
+        self.set_weights(rng.uniform(lo, hi, size=(self.n_in, self.n_out)))
+        self.gain = np.full(self.n_out, self.base_gain)
+
+    @property
+    def differential(self) -> bool:
+        return self.mapping == "differential"
+
+    @property
+    def span_S(self) -> float:
+        return self.device.g_max_S - self.device.g_min_S
+
+    @property
+    def g_ref_S(self) -> float:
+        return self.device.g_min_S
+
+    @property
+    def base_gain(self) -> float:
+        """Neuron input per ampere of column current (1/A)."""
+        return self.w_max / (self.span_S * self.device.v_read_V)
+
+    def set_weights(self, w) -> None:
+        """Program normalised weights (bounded by each device's window)."""
+        w = np.asarray(w, dtype=np.float64)
+        if self.differential:
+            self.pos.program(self.g_ref_S + np.clip(w, 0, None) * self.span_S)
+            self.neg.program(self.g_ref_S + np.clip(-w, 0, None) * self.span_S)
+        else:
+            self.pos.program(self.g_ref_S + w * self.span_S)
+
+    def weights(self) -> np.ndarray:
+        """Normalised weights from the noise-free conductances, (n_in, n_out)."""
+        g = self.pos.conductance_S - (self.neg.conductance_S if self.differential
+                                      else self.g_ref_S)
+        return g / self.span_S
+
+    def effective_weights(self) -> np.ndarray:
+        """What a spike delivers: weights times the per-column gain, in units of w_max."""
+        return self.weights() * (self.gain / self.base_gain)
+
+    def normalize_columns(self, target_mean: float) -> None:
+        """Set each column's gain so its mean effective weight is ``target_mean`` (x w_max).
+
+        A per-neuron programmable gain in the read-out periphery, the device-friendly form of
+        Diehl & Cook's weight normalisation: conductances are not rewritten.
+        """
+        mean_w = self.weights().mean(axis=0)
+        safe = np.where(mean_w > 1e-12, mean_w, 1e-12)
+        self.gain[:] = self.base_gain * target_mean / safe
+
+    def memory_bytes(self) -> int:
+        """Bytes of per-synapse state: conductances (+ per-cell D2D and fault arrays)."""
+        arrays = [self.pos] + ([self.neg] if self.neg is not None else [])
+        total = 0
+        for a in arrays:
+            total += a.g.nbytes + a.fault.nbytes + a.g_min.nbytes + a.g_max.nbytes \
+                + a.a_ltp.nbytes + a.a_ltd.nbytes
+        return total
+
+    def kernel_args(self):
+        """The device arrays in the order the engine kernel takes them."""
+        pos = self.pos
+        neg = self.neg if self.neg is not None else self.pos
+        g_neg = self.neg.g if self.neg is not None else np.zeros(1)
+        return (pos.g, g_neg, self.differential, self.g_ref_S, self.span_S, self.gain,
+                self.device.v_read_V, self.device.read_noise_sigma,
+                pos.g_min, pos.g_max, pos.a_ltp, pos.a_ltd, pos.fault,
+                neg.g_min, neg.g_max, neg.a_ltp, neg.a_ltd, neg.fault,
+                float(self.device.p_max), bool(self.device.continuous),
+                float(self.device.ctoc_sigma))
+
+
+class Population:
+    """A population of LIF neurons with its state."""
+
+    def __init__(self, n: int, params: LIFParams):
+        if n < 1:
+            raise ConfigError("a population needs at least one neuron", key="n")
+        self.n = int(n)
+        self.params = params
+        self.state = PopulationState.initial(self.n, params)

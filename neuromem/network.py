@@ -1,0 +1,159 @@
+"""A network (inputs -> crossbar layer -> LIF population) and the engine that runs it.
+
+Python loops over samples; each sample's time loop runs in :mod:`neuromem.kernels.engine`.
+Learning runs samples in order (weights change); inference runs them in parallel on all
+cores. Same seed, same result: input spikes come from counter-based random numbers keyed by
+the run's seed and a per-sample counter; device noise from the run's Generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neuromem.exceptions import ConfigError
+from neuromem.kernels import engine as _k
+from neuromem.layers import CrossbarLayer, Population
+from neuromem.plasticity import STDPParams
+
+__all__ = ["Network", "RunResult", "EVENT_NAMES"]
+
+EVENT_NAMES = ("input_spikes", "row_activations", "cells_read", "ltp_pulses", "ltd_pulses",
+               "cells_written", "neuron_updates", "output_spikes", "inhibition_events", "steps")
+assert len(EVENT_NAMES) == _k.N_EVENTS
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :meth:`Network.run` returns.
+
+    Attributes
+    ----------
+    counts : ndarray (n_samples, n_out) of int64
+        Spikes per neuron per sample.
+    events : dict of str to int
+        Event counts summed over the samples (see ``EVENT_NAMES``).
+    events_per_sample : ndarray (n_samples, n_events)
+    raster : list of ndarray (k, 2) or None
+        Per sample (step, neuron) spike pairs, when asked for.
+    """
+
+    counts: np.ndarray
+    events: dict
+    events_per_sample: np.ndarray
+    raster: list | None = None
+
+
+class Network:
+    """Inputs (Poisson rates) -> :class:`CrossbarLayer` -> :class:`Population`.
+
+    Parameters
+    ----------
+    layer : CrossbarLayer
+    population : Population
+    stdp : STDPParams
+    dt_s, t_present_s, t_rest_s : float
+        Time step, input presentation and rest (no input) per sample.
+    seed : int or numpy.random.SeedSequence
+        The run's seed: spawns the input-spike key and the device-noise Generator.
+    normalize_target : float or None
+        Mean effective weight per column kept by :meth:`CrossbarLayer.normalize_columns`
+        after every learning sample (None: off).
+    """
+
+    def __init__(self, layer: CrossbarLayer, population: Population, stdp: STDPParams, *,
+                 dt_s: float = 0.0005, t_present_s: float = 0.35, t_rest_s: float = 0.15,
+                 seed=0, normalize_target: float | None = None):
+        if layer.n_out != population.n:
+            raise ConfigError(f"layer has {layer.n_out} columns but the population "
+                              f"{population.n} neurons", key="n_out")
+        if dt_s <= 0 or t_present_s <= 0 or t_rest_s < 0:
+            raise ConfigError("dt_s and t_present_s must be > 0, t_rest_s >= 0", key="dt_s")
+        self.layer = layer
+        self.population = population
+        self.stdp = stdp
+        self.dt_s = float(dt_s)
+        self.n_present = int(round(t_present_s / dt_s))
+        self.n_steps = self.n_present + int(round(t_rest_s / dt_s))
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        key_seq, noise_seq = ss.spawn(2)
+        self.key = int(key_seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        self.rng = np.random.default_rng(noise_seq)
+        self.samples_seen = 0
+        self.normalize_target = normalize_target
+        self._npk = population.params.pack(self.dt_s)
+        self._spk = stdp.pack()
+        if normalize_target is not None:
+            layer.normalize_columns(normalize_target)
+
+    def _rates(self, rates) -> np.ndarray:
+        rates = np.ascontiguousarray(rates, dtype=np.float64)
+        if rates.ndim != 2 or rates.shape[1] != self.layer.n_in:
+            raise ConfigError(f"expected rates of shape (n_samples, {self.layer.n_in}), got "
+                              f"{rates.shape}", key="rates")
+        if np.any(~np.isfinite(rates)) or np.any(rates < 0):
+            raise ConfigError("rates must be finite and >= 0 (Hz)", key="rates")
+        if np.any(rates * self.dt_s > 1):
+            raise ConfigError(f"rate x dt exceeds 1 (max {rates.max():g} Hz at dt "
+                              f"{self.dt_s:g} s): lower the rates or dt", key="rates")
+        return rates
+
+    def run(self, rates, *, learn: bool = False, progress: bool | str = False,
+            raster: bool = False, batch: int = 256) -> RunResult:
+        """Present each row of ``rates`` (Hz per input) as one sample.
+
+        learn=True runs the samples in order with plasticity and homeostasis on; otherwise
+        samples run in parallel from rest with frozen weights and thresholds.
+        """
+        rates = self._rates(rates)
+        n = rates.shape[0]
+        counts = np.zeros((n, self.layer.n_out), dtype=np.int64)
+        events = np.zeros((n, _k.N_EVENTS), dtype=np.int64)
+        rasters = [] if raster else None
+        desc = progress if isinstance(progress, str) else ("learning" if learn else "inference")
+        bar = tqdm(total=n, desc=desc, unit="sample", disable=not progress, leave=False)
+        args = self.layer.kernel_args()
+        st = self.population.state
+        if learn or raster:
+            n_in = self.layer.n_in
+            n_out = self.layer.n_out
+            x_pre = np.zeros(n_in)
+            t_pre = np.full(n_in, _k.NEVER, dtype=np.int64)
+            x_post = np.zeros(n_out)
+            t_post = np.full(n_out, _k.NEVER, dtype=np.int64)
+            cap = 4 * self.n_steps if raster else 0
+            buf = np.zeros((cap, 2), dtype=np.int64)
+            buf_n = np.zeros(1, dtype=np.int64)
+            for b in range(n):
+                st.reset_dynamics(self.population.params)
+                x_pre[:] = 0.0
+                t_pre[:] = _k.NEVER
+                x_post[:] = 0.0
+                t_post[:] = _k.NEVER
+                buf_n[0] = 0
+                _k.simulate_sample(rates[b], self.n_present, self.n_steps, self.dt_s, self.key,
+                                   self.samples_seen, *args, self._npk, st.v, st.ge, st.gi,
+                                   st.theta, st.refractory_until, learn, self.stdp.code
+                                   if learn else 0, self._spk, x_pre, t_pre, x_post, t_post,
+                                   counts[b], events[b], buf, buf_n, self.rng)
+                self.samples_seen += 1
+                if learn and self.normalize_target is not None:
+                    self.layer.normalize_columns(self.normalize_target)
+                if raster:
+                    rasters.append(buf[:buf_n[0]].copy())
+                bar.update(1)
+        else:
+            for start in range(0, n, batch):
+                stop = min(n, start + batch)
+                ids = np.arange(self.samples_seen + start, self.samples_seen + stop,
+                                dtype=np.int64)
+                _k.infer_batch(rates[start:stop], ids, self.n_present, self.n_steps, self.dt_s,
+                               self.key, *args, self._npk, st.theta, counts[start:stop],
+                               events[start:stop], self.rng)
+                bar.update(stop - start)
+            self.samples_seen += n
+        bar.close()
+        return RunResult(counts, dict(zip(EVENT_NAMES, (int(x) for x in events.sum(axis=0)))),
+                         events, rasters)
