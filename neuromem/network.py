@@ -18,11 +18,45 @@ from neuromem.kernels import engine as _k
 from neuromem.layers import CrossbarLayer, Population
 from neuromem.plasticity import STDPParams
 
-__all__ = ["Network", "RunResult", "EVENT_NAMES"]
+__all__ = ["Network", "RunResult", "SpikeInput", "EVENT_NAMES"]
 
 EVENT_NAMES = ("input_spikes", "row_activations", "cells_read", "ltp_pulses", "ltd_pulses",
                "cells_written", "neuron_updates", "output_spikes", "inhibition_events", "steps")
 assert len(EVENT_NAMES) == _k.N_EVENTS
+
+
+@dataclasses.dataclass(frozen=True)
+class SpikeInput:
+    """Input spike trains of several samples as one event list.
+
+    Sample b's events are ``steps[offsets[b]:offsets[b + 1]]`` (time-step indices, sorted)
+    and ``channels[...]`` (input rows).
+    """
+
+    steps: np.ndarray
+    channels: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_lists(cls, samples) -> "SpikeInput":
+        """From a sequence of (steps, channels) pairs, one per sample (sorted here)."""
+        steps, chans, offsets = [], [], [0]
+        for st, ch in samples:
+            st = np.asarray(st, dtype=np.int64).ravel()
+            ch = np.asarray(ch, dtype=np.int64).ravel()
+            if st.shape != ch.shape:
+                raise ConfigError("steps and channels differ in length", key="inputs")
+            order = np.argsort(st, kind="stable")
+            steps.append(st[order])
+            chans.append(ch[order])
+            offsets.append(offsets[-1] + st.size)
+        return cls(np.concatenate(steps) if steps else np.zeros(0, np.int64),
+                   np.concatenate(chans) if chans else np.zeros(0, np.int64),
+                   np.asarray(offsets, dtype=np.int64))
+
+    @property
+    def n_samples(self) -> int:
+        return self.offsets.shape[0] - 1
 
 
 @dataclasses.dataclass
@@ -100,15 +134,35 @@ class Network:
                               f"{self.dt_s:g} s): lower the rates or dt", key="rates")
         return rates
 
-    def run(self, rates, *, learn: bool = False, progress: bool | str = False,
+    def _events(self, inputs: SpikeInput) -> SpikeInput:
+        if inputs.steps.size:
+            if inputs.channels.min() < 0 or inputs.channels.max() >= self.layer.n_in:
+                raise ConfigError(f"input channel outside 0..{self.layer.n_in - 1}",
+                                  key="inputs")
+            if inputs.steps.min() < 0:
+                raise ConfigError("input spike steps must be >= 0", key="inputs")
+        return inputs
+
+    def run(self, inputs, *, learn: bool = False, progress: bool | str = False,
             raster: bool = False, batch: int = 256) -> RunResult:
-        """Present each row of ``rates`` (Hz per input) as one sample.
+        """Present each sample: a row of Poisson rates (Hz per input) or a :class:`SpikeInput`.
 
         learn=True runs the samples in order with plasticity and homeostasis on; otherwise
-        samples run in parallel from rest with frozen weights and thresholds.
+        samples run in parallel from rest with frozen weights and thresholds. Events after
+        the sample's last step are ignored.
         """
-        rates = self._rates(rates)
-        n = rates.shape[0]
+        if isinstance(inputs, SpikeInput):
+            events_in = self._events(inputs)
+            n = events_in.n_samples
+            rates = np.zeros((n, self.layer.n_in))
+            use_events = True
+        else:
+            rates = self._rates(inputs)
+            n = rates.shape[0]
+            events_in = SpikeInput(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                   np.zeros(n + 1, np.int64))
+            use_events = False
+        ev_step, ev_chan, ev_off = events_in.steps, events_in.channels, events_in.offsets
         counts = np.zeros((n, self.layer.n_out), dtype=np.int64)
         events = np.zeros((n, _k.N_EVENTS), dtype=np.int64)
         rasters = [] if raster else None
@@ -133,7 +187,9 @@ class Network:
                 x_post[:] = 0.0
                 t_post[:] = _k.NEVER
                 buf_n[0] = 0
-                _k.simulate_sample(rates[b], self.n_present, self.n_steps, self.dt_s, self.key,
+                lo, hi = ev_off[b], ev_off[b + 1]
+                _k.simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], use_events,
+                                   self.n_present, self.n_steps, self.dt_s, self.key,
                                    self.samples_seen, *args, self._npk, st.v, st.ge, st.gi,
                                    st.theta, st.refractory_until, learn, self.stdp.code
                                    if learn else 0, self._spk, x_pre, t_pre, x_post, t_post,
@@ -149,7 +205,8 @@ class Network:
                 stop = min(n, start + batch)
                 ids = np.arange(self.samples_seen + start, self.samples_seen + stop,
                                 dtype=np.int64)
-                _k.infer_batch(rates[start:stop], ids, self.n_present, self.n_steps, self.dt_s,
+                _k.infer_batch(rates[start:stop], ev_step, ev_chan, ev_off[start:stop + 1],
+                               use_events, ids, self.n_present, self.n_steps, self.dt_s,
                                self.key, *args, self._npk, st.theta, counts[start:stop],
                                events[start:stop], self.rng)
                 bar.update(stop - start)

@@ -140,8 +140,8 @@ def build(cls, data: Mapping, *, file=None, section: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:
         if key not in fields:
-            raise ConfigError(f"unknown key for a {getattr(cls, 'kind', cls.__name__)} device"
-                              f"{closest(key, fields)}; known keys: {', '.join(sorted(fields))}",
+            raise ConfigError(f"unknown key{closest(key, fields)}; known keys: "
+                              f"{', '.join(sorted(fields))}",
                               file=file, key=prefix + str(key))
     values = {}
     for name, f in fields.items():

@@ -663,7 +663,7 @@ def fit_pulse_device(pulse, conductance, direction, *, cycle=None, p_max: int | 
                                          args=(s, p_max, scale, sigma, weight), x_scale="jac")
             step = np.max(np.abs(res.x - theta) / np.maximum(np.abs(theta), 1e-3))
             theta = res.x
-            if step < 1e-6:
+            if step < 1e-4:  # far below any standard error
                 break
         sigma = _solve_sigma(theta, s, p_max, scale, sigma)
         weight = _weights(theta, s, p_max, scale, sigma)

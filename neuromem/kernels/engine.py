@@ -93,7 +93,7 @@ def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, si
 
 
 @njit(cache=True)
-def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
+def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt, key, sample_id,
                     g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                     dmin_p, dmax_p, altp_p, altd_p, fault_p,
                     dmin_n, dmax_n, altp_n, altd_n, fault_n,
@@ -102,6 +102,9 @@ def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
                     learn, rule, spk, x_pre, t_pre, x_post, t_post,
                     counts, events, raster, raster_n, rng):
     """Simulate one sample (``n_steps`` steps, input on for the first ``n_present``).
+
+    Input is either Poisson (``rates`` in Hz per input) or, with ``use_events``, the event
+    list (``ev_step`` sorted step indices, ``ev_chan`` input channels).
 
     State arrays (v, ge, gi, theta, last_spike, traces) are updated in place; spike counts per
     neuron are added to ``counts``, event counts to ``events``; when ``raster`` has rows,
@@ -133,6 +136,7 @@ def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
     nearest = spk[NEAREST] > 0.5
     window_steps = int(round(spk[WINDOW] / dt))
     keyr = key ^ 0x5DEECE66D
+    ev_ptr = 0
     for s in range(n_steps):
         # 1. state update
         for j in range(n_out):
@@ -151,7 +155,13 @@ def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
         events[EV_NEURON_UPDATES] += n_out
         # 2. thresholds
         n_in_sp = 0
-        if s < n_present:
+        if use_events:
+            while ev_ptr < ev_step.shape[0] and ev_step[ev_ptr] <= s:
+                if ev_step[ev_ptr] == s and n_in_sp < n_in:
+                    in_spikes[n_in_sp] = ev_chan[ev_ptr]
+                    n_in_sp += 1
+                ev_ptr += 1
+        elif s < n_present:
             for i in range(n_in):
                 if p_thresh[i] > 0.0 and hash_uniform(key, sample_id, s, i) < p_thresh[i]:
                     in_spikes[n_in_sp] = i
@@ -274,14 +284,16 @@ def simulate_sample(rates, n_present, n_steps, dt, key, sample_id,
 
 
 @njit(cache=True, parallel=True)
-def infer_batch(rates, sample_ids, n_present, n_steps, dt, key,
+def infer_batch(rates, ev_step, ev_chan, ev_offsets, use_events, sample_ids, n_present,
+                n_steps, dt, key,
                 g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                 dmin_p, dmax_p, altp_p, altd_p, fault_p,
                 dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
                 npk, theta, counts, events, rng):
     """Inference over many samples in parallel (no learning): each sample starts at rest.
 
-    ``rates`` is (n_samples, n_in); ``counts`` (n_samples, n_out) and ``events``
+    ``rates`` is (n_samples, n_in), or the events of sample b are
+    ``ev_step/ev_chan[ev_offsets[b]:ev_offsets[b + 1]]``; ``counts`` (n_samples, n_out) and ``events``
     (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples one by
     one, in any thread order, because input spikes and read noise are counter-based.
     """
@@ -298,7 +310,10 @@ def infer_batch(rates, sample_ids, n_present, n_steps, dt, key,
         t0 = np.zeros(1, dtype=np.int64)
         raster = np.zeros((0, 2), dtype=np.int64)
         raster_n = np.zeros(1, dtype=np.int64)
-        simulate_sample(rates[b], n_present, n_steps, dt, key, sample_ids[b],
+        lo = ev_offsets[b] if use_events else 0
+        hi = ev_offsets[b + 1] if use_events else 0
+        simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], use_events, n_present,
+                        n_steps, dt, key, sample_ids[b],
                         g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
                         dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
