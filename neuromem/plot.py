@@ -145,7 +145,7 @@ def _two_axes(ax, figsize):
 
 def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices: int = 200,
                 n_cycles: int = 3, n_pulses: int | None = None, title: str | None = None,
-                figsize=(11.0, 4.4)) -> Figure:
+                figsize=(11.0, 5.2)) -> Figure:
     """Pulse response and variability of a device card.
 
     Parameters
@@ -195,10 +195,10 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
                          label=f"{which}, {n_cycles} noisy cycles" if c == 0 else None)
     ax1.set_xlabel("pulse number in sweep")
     ax1.set_ylabel("conductance (µS)")
-    ax1.set_title("Pulse response, nominal device" + (f": C2C σ = {100 * sigma:.3g} % of window"
-                                                     if sigma > 0 else " (no C2C noise)"),
-                  fontsize="medium")
-    ax1.legend(fontsize="small", loc="center right")
+    ax1.set_title("Pulse response of the nominal device\n" + (
+        f"C2C σ = {100 * sigma:.3g} % of the window per pulse" if sigma > 0
+        else "no C2C noise"), fontsize="medium")
+    ax1.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax1.grid(alpha=0.3)
 
     dtod = _has_dtod(params)
@@ -219,10 +219,11 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
         kind = "D2D only (card has no C2C noise)"
     else:
         kind = "none (card has neither D2D spread nor C2C noise)"
-    ax2.set_title(f"Variability: {kind}, {n_devices} devices", fontsize="medium")
+    ax2.set_title(f"Variability over {n_devices} sampled devices\n{kind}", fontsize="medium")
     ax2.set_xlabel("pulse number in sweep")
     ax2.set_ylabel("conductance (µS)")
-    ax2.legend(fontsize="x-small", loc="center right", ncol=1)
+    ax2.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
+               columnspacing=1.0)
     ax2.grid(alpha=0.3)
     if title is None:
         title = f"{name} — {source}" if source else name
@@ -322,7 +323,7 @@ def plot_devices_overview(cards=None, ax=None, *, rng: np.random.Generator | Non
 
 
 def plot_fit(fit_result, pulse, conductance, direction, ax=None, *, cycle=None,
-             title: str | None = None, figsize=(6.4, 4.6)) -> Figure:
+             title: str | None = None, figsize=(8.4, 4.8)) -> Figure:
     """Measured curves against the fitted pulse model.
 
     Parameters
@@ -366,28 +367,29 @@ def plot_fit(fit_result, pulse, conductance, direction, ax=None, *, cycle=None,
                     ms=4, color=color, label=f"{which.upper()} mean per pulse")
         p_fit, g_fit = fit_result.curve(which)
         ax.plot(p_fit, g_fit * _US, color=color, lw=2, label=f"{which.upper()} fit")
-    u = fit_result.uncertainties
-
-    def value(key, fmt, scale=1.0, unit=""):
-        v, e = getattr(fit_result, key), u.get(key, math.nan)
-        if key.startswith("a_") and getattr(fit_result, f"linear_{key[2:]}"):
-            return "linear"
-        err = f" ± {e * scale:{fmt}}" if math.isfinite(e) else ""
-        return f"{v * scale:{fmt}}{err}{unit}"
-
-    text = "\n".join([f"Gmin {value('g_min_S', '.4g', _US, ' µS')}",
-                      f"Gmax {value('g_max_S', '.4g', _US, ' µS')}",
-                      f"A/Pmax LTP {value('a_ltp', '.3g')}",
-                      f"A/Pmax LTD {value('a_ltd', '.3g')}",
-                      f"C2C σ {value('ctoc_sigma', '.3g', 100, ' %')}",
-                      f"Pmax {fit_result.p_max}"])
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-            fontsize="small", family="monospace",
-            bbox=dict(boxstyle="round", facecolor="white", alpha=0.85, edgecolor="0.7"))
     ax.set_xlabel("pulse number in sweep")
     ax.set_ylabel("conductance (µS)")
     ax.set_title(title or f"Pulse-model fit ({fit_result.n_sweeps} sweeps, "
                           f"{fit_result.n_points} reads)", fontsize="medium")
-    ax.legend(fontsize="x-small", loc="lower right", ncol=2)
+    ax.legend(title=_fit_text(fit_result), fontsize="small", title_fontsize="small",
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _fit_text(fit_result) -> str:
+    """The fitted values with their standard errors, one per line."""
+    u = fit_result.uncertainties
+
+    def value(key, scale=1.0, unit=""):
+        v, e = getattr(fit_result, key) * scale, u.get(key, math.nan) * scale
+        if key.startswith("a_") and getattr(fit_result, f"linear_{key[2:]}"):
+            return "linear"
+        return f"{v:.4g} ± {e:.2g}{unit}" if math.isfinite(e) else f"{v:.4g}{unit}"
+
+    return "\n".join([f"Gmin {value('g_min_S', _US, ' µS')}",
+                      f"Gmax {value('g_max_S', _US, ' µS')}",
+                      f"A/Pmax LTP {value('a_ltp')}",
+                      f"A/Pmax LTD {value('a_ltd')}",
+                      f"C2C σ {value('ctoc_sigma', 100, ' %')}",
+                      f"Pmax {fit_result.p_max}"])

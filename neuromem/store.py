@@ -195,9 +195,9 @@ def to_json(obj: Any) -> str:
 
 
 def _check_name(key, where: str) -> str:
-    if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
+    if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
         raise _Invalid(f"{where}: {key!r} cannot be an HDF5 name (need a non-empty str "
-                       "without '/')")
+                       "without '/' or NUL)")
     return key
 
 
@@ -216,6 +216,8 @@ def _attr_value(value, where: str):
     if isinstance(value, float):
         return np.float64(value)
     if isinstance(value, str):
+        if "\0" in value:
+            raise _Invalid(f"{where}: HDF5 strings cannot hold NUL characters")
         return str(value)
     raise _Invalid(f"{where}: cannot store a value of type {type(value).__name__}")
 

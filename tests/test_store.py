@@ -166,10 +166,11 @@ def test_command_defaults_to_argv(tmp_path, monkeypatch):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(metrics=st.dictionaries(
-    st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)),
+    st.text(st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)),
             min_size=1, max_size=8).filter(lambda k: k not in (".", "..")),
     st.floats() | st.integers(-2**63, 2**63 - 1) | st.booleans() | st.none()
-    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+    | st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
+              max_size=20)
     | st.lists(st.floats(), max_size=5),
     max_size=6))
 def test_metrics_round_trip_property(tmp_path_factory, metrics):
@@ -319,6 +320,9 @@ def test_stale_tmp_is_replaced(tmp_path):
 @pytest.mark.parametrize("changes, match", [
     ({"metrics": {"a": object()}}, "metrics/a"),
     ({"metrics": {"a/b": 1}}, "metrics"),
+    ({"events": {"train": {"": 1}}}, "events/train"),
+    ({"state": {"a\0b": np.zeros(2)}}, "NUL"),
+    ({"metrics": {"label": "a\0b"}}, "metrics/label: HDF5 strings cannot hold NUL"),
     ({"metrics": {"huge": 2**70}}, "64 bits"),
     ({"metrics": None}, "metrics"),
     ({"state": {"layer": {"w": np.array([object()])}}}, "state/layer/w"),
