@@ -1,57 +1,46 @@
 """HDF5 result files: one file per run, written atomically, read back as plain data.
 
-A run's results go to one HDF5 file. :func:`write_result` writes it to ``NAME.tmp`` in the
-same folder, flushes and fsyncs it, then ``os.replace``\\ s it onto ``NAME`` and fsyncs the
-folder: after a crash or ``kill -9`` the final path holds either the previous complete file or
-the new complete one, never a damaged one (a stale ``NAME.tmp`` may be left behind; the next
-write overwrites it). :func:`read_result` gives the contents back as a :class:`Result`,
-:func:`is_complete` is the cheap check a resumed sweep uses, :func:`summarize` is what
-``neuromem inspect FILE`` prints.
+:func:`write_result` writes a run to ``NAME.tmp`` beside ``NAME``, fsyncs it, ``os.replace``\\ s
+it onto ``NAME`` and fsyncs the folder, so after a crash or ``kill -9`` ``NAME`` holds the old
+complete file or the new complete one, never a damaged one (a stale ``NAME.tmp`` may remain;
+the next write replaces it). :func:`read_result` returns a :class:`Result`; :func:`is_complete`
+is the cheap check a resumed sweep makes; :func:`summarize` is what ``neuromem inspect`` prints.
 
 Schema (``format_version`` 1)
 -----------------------------
-``/`` attrs
-    ``format = "neuromem-result"``, ``format_version = 1``, ``complete = True`` (set last).
-``/provenance`` attrs
-    ``neuromem_version``, ``git_commit`` (``git rev-parse HEAD`` when the package sits in a
-    git checkout, else absent value), ``git_dirty`` (``git status --porcelain`` lists
-    anything), ``python_version``, ``numpy_version``, ``numba_version``, ``h5py_version``,
-    ``scipy_version``, ``brian2_version`` (installed distribution versions, read with
-    :mod:`importlib.metadata`; nothing is imported), ``platform``, ``seed``, ``command``,
-    ``created_utc`` (ISO 8601, seconds, ``+00:00``), ``hostname``.
-``/cards``
-    One scalar UTF-8 string dataset per card (``network``, ``device``, ``dataset``, ...)
-    holding the fully resolved card as JSON.
-``/metrics``, ``/events``, ``/state``
-    A tree mirroring the caller's nested dicts: a dict becomes a subgroup (e.g. events per
-    phase ``/events/train``, ``/events/test``), an array, list or tuple becomes a dataset, a
-    scalar (bool, int, float, str, numpy scalar) becomes an attribute. Arrays of at least
-    :data:`COMPRESS_MIN_BYTES` are chunked and gzip-compressed (with the shuffle filter).
-``/raster`` (optional)
-    Spike rasters of several samples, each an integer array of shape ``(n_spikes, 2)``
-    with columns ``(step, neuron)``: dataset ``spikes`` holds them concatenated, dataset
-    ``offsets`` (``int64``, ``n_samples + 1``) where each sample starts; attr ``columns``.
-``/snapshots`` (optional)
-    Arrays recorded during a run (conductances during training): one dataset
-    ``(n_snapshots, ...)`` per array, chunked one snapshot per chunk and compressed, plus a
-    1-D index dataset named by the attr ``index_name`` (``sample``, ``step``, ``time_s``).
-``/extra`` (optional)
-    A scalar string dataset holding a free-form dict as JSON.
+``/`` attrs: ``format = "neuromem-result"``, ``format_version = 1``, ``complete = True`` (last).
 
-Encodings
----------
-``None`` is stored as an empty attribute (``h5py.Empty``) and read back as ``None``. Integers
-that do not fit 64 bits are refused, except the provenance seed, stored as a decimal string and
-read back as ``int``. Lists of strings become string datasets and come back as ``str`` arrays;
-every array comes back as an ``ndarray``. Floats are stored as float64 (or their own numpy
-type) and come back bit-exactly. JSON (cards, ``/extra``) is written by :func:`to_json`:
-numpy scalars and arrays become numbers and lists, paths strings, dataclasses dicts (objects
-with ``to_dict()`` use it), sets sorted lists; non-finite floats are written as the tokens
-``NaN``, ``Infinity`` and ``-Infinity`` (Python's ``json`` extension, read back by
-``json.loads``; strict JSON parsers such as ``jq`` reject them).
+``/provenance`` attrs: ``neuromem_version``; ``git_commit`` (``git rev-parse HEAD`` if the
+package sits in a git checkout, else None) and ``git_dirty`` (``git status --porcelain`` lists
+anything); ``python_version``, ``numpy_version``, ``numba_version``, ``h5py_version``,
+``scipy_version``, ``brian2_version`` (installed versions from :mod:`importlib.metadata`,
+nothing imported; None if absent); ``platform``, ``seed``, ``command``, ``created_utc`` (ISO
+8601 to the second, ``+00:00``), ``hostname``.
 
-A reader refuses files with a newer ``format_version``; a new version adds or renames
-members, and readers of it keep reading version 1.
+``/cards``: one scalar string dataset per card (``network``, ``device``, ``dataset``), the fully
+resolved card as JSON.
+
+``/metrics``, ``/events``, ``/state``: the caller's nested dicts. A dict becomes a subgroup
+(events per phase: ``/events/train``, ``/events/test``), an array, list or tuple a dataset, a
+scalar (bool, int, float, str, numpy scalar, None) an attribute. Arrays of
+:data:`COMPRESS_MIN_BYTES` or more are chunked and gzip-compressed with the shuffle filter.
+
+``/raster`` (optional): per-sample integer arrays ``(n_spikes, 2)`` of ``(step, neuron)``
+concatenated in dataset ``spikes``; dataset ``offsets`` (``int64``, ``n_samples + 1``) says
+where each sample starts; attr ``columns``.
+
+``/snapshots`` (optional): arrays recorded during a run (conductances during training), one
+dataset ``(n_snapshots, ...)`` each, one snapshot per chunk, compressed; a 1-D index dataset
+named by the attr ``index_name`` (``sample``, ``step`` or ``time_s``).
+
+``/extra`` (optional): a scalar string dataset, a free-form dict as JSON.
+
+None is stored as an empty attribute (``h5py.Empty``). Integers must fit 64 bits (a larger
+seed is stored as a decimal string). Floats come back bit-exactly, arrays as ndarrays (lists of
+strings as ``str`` arrays). Names may not contain ``/`` or NUL. JSON is written by
+:func:`to_json`: non-finite floats are the tokens ``NaN``, ``Infinity``, ``-Infinity``, which
+Python's ``json`` reads and strict parsers such as ``jq`` reject. Readers refuse a newer
+``format_version``.
 """
 
 from __future__ import annotations
@@ -80,8 +69,7 @@ from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "COMPRESS_MIN_BYTES", "Result", "Snapshots",
-           "write_result", "read_result", "is_complete", "summarize", "collect_provenance",
-           "to_json"]
+           "write_result", "read_result", "is_complete", "summarize", "to_json"]
 
 #: Value of the root attribute ``format``.
 FORMAT = "neuromem-result"
@@ -96,7 +84,7 @@ _RASTER_COLUMNS = ("step", "neuron")
 
 
 class _Invalid(ValueError):
-    """A value the schema cannot hold (turned into a StoreError naming the file)."""
+    """A value the schema cannot hold (reported as a StoreError naming the file)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +94,7 @@ class Snapshots:
     Parameters
     ----------
     index : ndarray, shape (n_snapshots,)
-        When each snapshot was taken, in units given by `index_name`.
+        When each snapshot was taken, in the unit `index_name` says.
     arrays : dict of str to ndarray
         Each of shape ``(n_snapshots, ...)``: ``arrays[name][k]`` was taken at ``index[k]``.
     index_name : str
@@ -125,21 +113,14 @@ class Result:
     Attributes
     ----------
     path : Path
-        The file read.
     format_version : int
-        Schema version of the file.
     provenance : dict
         Who wrote the file, when, with which versions and seed (see the module docstring).
     cards : dict of str to object
         The resolved cards, parsed from JSON.
     metrics, events, state : dict
-        The trees as written: nested dicts of scalars and ndarrays.
-    raster : list of ndarray or None
-        Per-sample ``(n_spikes, 2)`` arrays of ``(step, neuron)``; None when not stored.
-    snapshots : Snapshots or None
-        Recorded arrays and their index; None when not stored.
-    extra : dict or None
-        The free-form dict; None when not stored.
+        Nested dicts of scalars and ndarrays, as written.
+    raster, snapshots, extra : list of ndarray, Snapshots, dict, or None when not stored
     """
 
     path: Path
@@ -175,16 +156,9 @@ def _json_default(obj):
 def to_json(obj: Any) -> str:
     """Encode `obj` as JSON the way result files do.
 
-    Parameters
-    ----------
-    obj : object
-        Dicts, lists, numbers, strings, numpy scalars and arrays, paths, sets, dataclasses or
-        objects with a ``to_dict()`` method, nested freely.
-
-    Returns
-    -------
-    str
-        JSON text; non-finite floats appear as ``NaN``, ``Infinity``, ``-Infinity``.
+    Dicts, lists, numbers, strings, numpy scalars and arrays, paths, sets, dataclasses and
+    objects with a ``to_dict()`` method (cards) nest freely; non-finite floats are written as
+    ``NaN``, ``Infinity``, ``-Infinity``.
 
     Examples
     --------
@@ -192,6 +166,13 @@ def to_json(obj: Any) -> str:
     '{"g": 0.5, "n": [0, 1, 2], "inf": Infinity}'
     """
     return json.dumps(obj, default=_json_default, allow_nan=True, ensure_ascii=False)
+
+
+def _json(obj, where: str) -> str:
+    try:
+        return to_json(obj)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"{where}: {exc}") from exc
 
 
 def _check_name(key, where: str) -> str:
@@ -234,7 +215,10 @@ def _plain(value):
 
 
 def _write_array(group, name: str, value, where: str, chunks=None):
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:                   # ragged lists
+        raise _Invalid(f"{where}: {exc}") from exc
     dtype = None
     if arr.dtype.kind == "U":
         arr, dtype = arr.astype(object), h5py.string_dtype()
@@ -297,23 +281,10 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-def collect_provenance(*, seed: int | None = None, command=None) -> dict[str, Any]:
-    """Describe this process: versions, git commit, seed, command line, time and host.
-
-    Parameters
-    ----------
-    seed : int, optional
-        The run's seed.
-    command : str or sequence of str, optional
-        The command line; default ``sys.argv``, shell-quoted.
-
-    Returns
-    -------
-    dict
-        The ``/provenance`` attributes (see the module docstring); unknown values are None.
-    """
+def _provenance(seed, command) -> dict[str, Any]:
+    """The ``/provenance`` attributes of this process (see the module docstring)."""
     if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise _Invalid(f"seed must be an int or None, got a {type(seed).__name__}")
+        raise _Invalid(f"seed: expected an int or None, got a {type(seed).__name__}")
     if command is None:
         command = sys.argv
     if not isinstance(command, str):
@@ -322,7 +293,9 @@ def collect_provenance(*, seed: int | None = None, command=None) -> dict[str, An
     info = {"neuromem_version": __version__, "git_commit": commit, "git_dirty": dirty,
             "python_version": platform.python_version()}
     info.update({f"{name}_version": _dist_version(name) for name in _VERSIONED})
-    info.update(platform=platform.platform(), seed=None if seed is None else int(seed),
+    seed = None if seed is None else int(seed)
+    info.update(platform=platform.platform(),
+                seed=str(seed) if seed is not None and abs(seed) >= 2**63 else seed,
                 command=command,
                 created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 hostname=socket.gethostname())
@@ -331,7 +304,8 @@ def collect_provenance(*, seed: int | None = None, command=None) -> dict[str, An
 
 # ------------------------------------------------------------------------------------ writing
 
-def _normalize_raster(raster) -> tuple[np.ndarray, np.ndarray]:
+def _raster_arrays(raster) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample spike arrays -> (concatenated spikes, offsets)."""
     samples = []
     for k, spikes in enumerate(raster):
         spikes = np.asarray(spikes)
@@ -346,58 +320,54 @@ def _normalize_raster(raster) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.result_type(*typed) if typed else np.dtype(np.int64)
     offsets = np.zeros(len(samples) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in samples], out=offsets[1:])
-    if not samples:
-        return np.zeros((0, 2), dtype), offsets
-    return np.concatenate([s.astype(dtype, copy=False) for s in samples]), offsets
+    spikes = [s.astype(dtype, copy=False) for s in samples] or [np.zeros((0, 2), dtype)]
+    return np.concatenate(spikes), offsets
 
 
-def _normalize_snapshots(snapshots) -> Snapshots:
+def _write_snapshots(group, snapshots) -> None:
     if isinstance(snapshots, Mapping):
         snapshots = Snapshots(**snapshots)
-    if not isinstance(snapshots, Snapshots):
-        raise _Invalid(f"snapshots: expected a Snapshots, got a {type(snapshots).__name__}")
     name = _check_name(snapshots.index_name, "snapshots.index_name")
     index = np.asarray(snapshots.index)
     if index.ndim != 1:
         raise _Invalid(f"snapshots.index: expected a 1-D array, got shape {index.shape}")
-    arrays = {}
+    group.attrs["index_name"] = name
+    _write_array(group, name, index, "snapshots.index")
     for key, arr in snapshots.arrays.items():
         key, arr = _check_name(key, "snapshots"), np.asarray(arr)
         if key == name or arr.ndim < 1 or arr.shape[0] != len(index):
             raise _Invalid(f"snapshots/{key}: expected shape ({len(index)}, ...) and a name "
                            f"other than {name!r}, got shape {arr.shape}")
-        arrays[key] = arr
-    return Snapshots(index=index, arrays=arrays, index_name=name)
+        per_snapshot = (1, *arr.shape[1:]) if arr.ndim > 1 else None
+        _write_array(group, key, arr, f"snapshots/{key}", chunks=per_snapshot)
 
 
-def _write_all(f, provenance, cards, trees, raster, snapshots, extra) -> None:
+def _write_all(f, *, cards, trees, raster, snapshots, seed, command, extra) -> None:
+    """Fill an open, empty file; ``complete`` is set last."""
+    texts = {_check_name(name, "cards"): _json(card, f"card {name!r}")
+             for name, card in (cards or {}).items()}
+    if extra is not None and not isinstance(extra, Mapping):
+        raise _Invalid(f"extra: expected a dict, got a {type(extra).__name__}")
+    raster = None if raster is None else _raster_arrays(raster)
+
     f.attrs["format"] = FORMAT
     f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-    group = f.create_group("provenance", track_order=True)
-    for key, value in provenance.items():
-        if key == "seed" and isinstance(value, int) and abs(value) >= 2**63:
-            value = str(value)
-        group.attrs[key] = _attr_value(value, f"provenance/{key}")
+    _write_tree(f.create_group("provenance", track_order=True), _provenance(seed, command),
+                "provenance")
     group = f.create_group("cards", track_order=True)
-    for name, text in cards.items():
+    for name, text in texts.items():
         group.create_dataset(name, data=text, dtype=h5py.string_dtype())
     for name, tree in trees.items():
         _write_tree(f.create_group(name, track_order=True), tree, name)
     if raster is not None:
-        spikes, offsets = raster
         group = f.create_group("raster", track_order=True)
         group.attrs["columns"] = list(_RASTER_COLUMNS)
-        _write_array(group, "spikes", spikes, "raster/spikes")
-        _write_array(group, "offsets", offsets, "raster/offsets")
+        _write_array(group, "spikes", raster[0], "raster/spikes")
+        _write_array(group, "offsets", raster[1], "raster/offsets")
     if snapshots is not None:
-        group = f.create_group("snapshots", track_order=True)
-        group.attrs["index_name"] = snapshots.index_name
-        _write_array(group, snapshots.index_name, snapshots.index, "snapshots/index")
-        for name, arr in snapshots.arrays.items():
-            per_snapshot = (1, *arr.shape[1:]) if arr.ndim > 1 else None
-            _write_array(group, name, arr, f"snapshots/{name}", chunks=per_snapshot)
+        _write_snapshots(f.create_group("snapshots", track_order=True), snapshots)
     if extra is not None:
-        f.create_dataset("extra", data=extra, dtype=h5py.string_dtype())
+        f.create_dataset("extra", data=_json(extra, "extra"), dtype=h5py.string_dtype())
     f.attrs["complete"] = True
 
 
@@ -407,9 +377,10 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def _disk_full(exc: BaseException | None) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
+    """Whether `exc` or an error it came from is ENOSPC (h5py puts errno in the text)."""
+    for _ in range(8):                          # the exception and the ones it came from
+        if exc is None:
+            return False
         text = str(exc)
         if (getattr(exc, "errno", None) == errno.ENOSPC or f"errno = {errno.ENOSPC}," in text
                 or os.strerror(errno.ENOSPC) in text):
@@ -421,8 +392,7 @@ def _disk_full(exc: BaseException | None) -> bool:
 def _fsync(path: Path, *, folder: bool = False) -> None:
     if folder and os.name != "posix":
         return                                  # folders cannot be opened for sync there
-    flags = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if folder else os.O_RDWR
-    fd = os.open(path, flags)
+    fd = os.open(path, (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if folder else os.O_RDWR)
     try:
         os.fsync(fd)
     finally:
@@ -433,86 +403,51 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
                  events: Mapping | None = None, state: Mapping | None = None,
                  raster=None, snapshots=None, seed: int | None = None, command=None,
                  extra: Mapping | None = None) -> Path:
-    """Write one run's results to `path`, atomically.
+    """Write one run's results to `path`, atomically (see the module docstring).
 
     Parameters
     ----------
     path : str or path-like
         The result file (conventionally ``*.h5``); its folder must exist.
     metrics : dict
-        Scalars (accuracy, energy per inference in J, ...) and arrays (confusion matrix),
-        nested dicts allowed.
+        Scalars (accuracy, energy in J) and arrays (confusion matrix); nested dicts allowed.
     cards : dict of str to object, optional
-        The fully resolved cards by role (``network``, ``device``, ``dataset``); any value
-        :func:`to_json` encodes.
+        The fully resolved cards by role (``network``, ``device``, ``dataset``): dicts or
+        anything else :func:`to_json` encodes.
     events : dict, optional
-        Event counts (``{"spikes": 1234, ...}``), or per phase
-        (``{"train": {...}, "test": {...}}``).
+        Event counts (``{"spikes": 1234}``), or per phase (``{"train": {...}, ...}``).
     state : dict, optional
-        Final conductances and other arrays, nested dicts allowed.
+        Final conductances and other arrays; nested dicts allowed.
     raster : sequence of array_like, optional
         Per-sample integer arrays of shape ``(n_spikes, 2)``: ``(step, neuron)``.
     snapshots : Snapshots or dict, optional
         Arrays recorded during the run (a dict holds the fields of :class:`Snapshots`).
     seed : int, optional
-        The run's seed, recorded in ``/provenance``.
     command : str or sequence of str, optional
-        The command line, recorded in ``/provenance``; default ``sys.argv``.
+        The command line; default ``sys.argv``.
     extra : dict, optional
         Anything else :func:`to_json` encodes.
 
     Returns
     -------
     Path
-        The final path.
 
     Raises
     ------
     StoreError
-        If a value cannot be stored or writing fails (disk full, permissions, ...). The final
-        path is then untouched: an earlier file there stays as it was, and no ``.tmp`` is left.
-
-    Notes
-    -----
-    The file is written to ``NAME.tmp`` beside `path`, closed, fsynced, renamed onto `path`
-    with ``os.replace`` and the folder fsynced, so a crash at any moment leaves either the old
-    or the new complete file at `path`.
+        If a value cannot be stored or writing fails (disk full, permissions). `path` is then
+        untouched (an earlier file there stays as it was) and no ``.tmp`` file is left.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    f = None
     try:
         if not path.parent.is_dir():
             raise _Invalid(f"the folder {path.parent} does not exist")
-        if path.is_dir():
-            raise _Invalid("it is a folder")
-        provenance = collect_provenance(seed=seed, command=command)
-        card_texts = {}
-        for name, card in (cards or {}).items():
-            try:
-                card_texts[_check_name(name, "cards")] = to_json(card)
-            except (TypeError, ValueError) as exc:
-                raise _Invalid(f"card {name!r}: {exc}") from exc
-        extra_text = None
-        if extra is not None:
-            if not isinstance(extra, Mapping):
-                raise _Invalid(f"extra: expected a dict, got a {type(extra).__name__}")
-            try:
-                extra_text = to_json(extra)
-            except (TypeError, ValueError) as exc:
-                raise _Invalid(f"extra: {exc}") from exc
-        trees = {"metrics": metrics, "events": events or {}, "state": state or {}}
-        for name, tree in trees.items():
-            if not isinstance(tree, Mapping):
-                raise _Invalid(f"{name}: expected a dict, got a {type(tree).__name__}")
-        raster = None if raster is None else _normalize_raster(raster)
-        snapshots = None if snapshots is None else _normalize_snapshots(snapshots)
-    except _Invalid as exc:
-        raise StoreError(f"cannot write result {path}: {exc}") from exc
-
-    f = None
-    try:
         f = h5py.File(tmp, "w", track_order=True)
-        _write_all(f, provenance, card_texts, trees, raster, snapshots, extra_text)
+        _write_all(f, cards=cards, raster=raster, snapshots=snapshots, seed=seed,
+                   command=command, extra=extra,
+                   trees={"metrics": metrics, "events": events or {}, "state": state or {}})
         f.flush()
         f.close()
         f = None
@@ -526,10 +461,8 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
             tmp.unlink()
         if not isinstance(exc, Exception):
             raise                               # KeyboardInterrupt, SystemExit: pass through
-        if _disk_full(exc):
-            reason = "the disk is full (no space left on device)"
-        else:
-            reason = _one_line(exc)
+        reason = ("the disk is full (no space left on device)" if _disk_full(exc)
+                  else _one_line(exc))
         raise StoreError(f"cannot write result {path}: {reason}; nothing was written and any "
                          "earlier file at that path is unchanged") from exc
     with contextlib.suppress(OSError):
@@ -544,8 +477,6 @@ def _open_result(path: Path):
     """Open a complete result file of a readable version, or raise StoreError."""
     if not path.exists():
         raise StoreError(f"{path}: no such result file")
-    if not path.is_file():
-        raise StoreError(f"{path}: not a file")
     try:
         f = h5py.File(path, "r")
     except Exception as exc:
@@ -553,9 +484,8 @@ def _open_result(path: Path):
                          f"format): {_one_line(exc)}") from exc
     with f:
         try:
-            fmt = _plain(f.attrs.get("format"))
-            version = _plain(f.attrs.get("format_version"))
-            complete = _plain(f.attrs.get("complete"))
+            fmt, version, complete = (_plain(f.attrs.get(key))
+                                      for key in ("format", "format_version", "complete"))
         except Exception as exc:
             raise StoreError(f"{path}: damaged result file: {_one_line(exc)}") from exc
         if fmt != FORMAT:
@@ -578,12 +508,10 @@ def read_result(path) -> Result:
     Parameters
     ----------
     path : str or path-like
-        The result file.
 
     Returns
     -------
     Result
-        Its contents as plain Python and numpy data.
 
     Raises
     ------
@@ -620,17 +548,8 @@ def read_result(path) -> Result:
 def is_complete(path) -> bool:
     """Whether `path` is a complete neuromem result file.
 
-    Only the root attributes are read, so this is cheap; it never raises: a missing, damaged
-    or foreign file gives False. A complete file of a newer format version gives True.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file to check.
-
-    Returns
-    -------
-    bool
+    Only the root attributes are read, so this is cheap. It never raises: a missing, damaged
+    or foreign file gives False; a complete file of a newer format version gives True.
     """
     try:
         with h5py.File(path, "r") as f:
@@ -643,25 +562,22 @@ def is_complete(path) -> bool:
 # ------------------------------------------------------------------------------------ summary
 
 def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
+    return f"{n:.1f} GiB"
 
 
-def _scalar_text(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.6g}"
+def _text(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
 
 def _tree_rows(group, prefix: str = "", *, storage: bool = False) -> list[tuple[str, str]]:
     """(name, description) rows of a tree, reading only small arrays."""
-    rows = [(prefix + k, _scalar_text(_plain(v))) for k, v in group.attrs.items()]
+    rows = [(prefix + k, _text(_plain(v))) for k, v in group.attrs.items()]
     for name, obj in group.items():
         if isinstance(obj, h5py.Group):
             rows += _tree_rows(obj, f"{prefix}{name}/", storage=storage)
@@ -672,7 +588,7 @@ def _tree_rows(group, prefix: str = "", *, storage: bool = False) -> list[tuple[
             if obj.compression:
                 text += f" -> {_size(obj.id.get_storage_size())} stored ({obj.compression})"
         elif 0 < obj.size <= 10 and obj.ndim <= 1:
-            text = " ".join(_scalar_text(_plain(v)) for v in np.atleast_1d(_read_array(obj)))
+            text = " ".join(_text(_plain(v)) for v in np.atleast_1d(_read_array(obj)))
         rows.append((prefix + name, text))
     return rows
 
@@ -687,21 +603,9 @@ def _table(title: str, rows: list[tuple[str, str]]) -> list[str]:
 def summarize(path) -> str:
     """A human-readable summary of a result file (what ``neuromem inspect FILE`` prints).
 
-    Parameters
-    ----------
-    path : str or path-like
-        The result file.
-
-    Returns
-    -------
-    str
-        Provenance, card names, metrics, event counts, state arrays (dtype, shape, size,
-        stored size), raster and snapshot sizes; several lines, no trailing newline.
-
-    Raises
-    ------
-    StoreError
-        As :func:`read_result`.
+    Provenance, card names, metrics, event counts, state arrays (dtype, shape, size, stored
+    size), raster and snapshot sizes, extra keys; no trailing newline. Large arrays are not
+    read. Raises :class:`StoreError` as :func:`read_result` does.
     """
     path = Path(path)
     with _open_result(path) as (f, version):

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuromem
-from neuromem import store
 from neuromem.exceptions import StoreError
 from neuromem.store import (COMPRESS_MIN_BYTES, FORMAT_VERSION, Snapshots, is_complete,
                             read_result, summarize, to_json, write_result)
@@ -56,7 +55,7 @@ def full_run(rng):
 
 def assert_tree_equal(got, want):
     """Exact equality of nested dicts: floats and arrays come back bit-identical."""
-    assert list(got) == list(want) or set(got) == set(want)
+    assert set(got) == set(want)
     for key, value in want.items():
         if isinstance(value, dict):
             assert_tree_equal(got[key], value)
@@ -144,7 +143,7 @@ def test_provenance(tmp_path):
     assert prov["command"] == "neuromem run kws"
     assert prov["neuromem_version"] == neuromem.__version__
     assert prov["numpy_version"] == np.__version__ and prov["h5py_version"] == h5py.__version__
-    assert prov["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    assert prov["python_version"].startswith(".".join(map(str, sys.version_info[:3])))
     assert {"numba_version", "scipy_version", "brian2_version", "platform",
             "hostname"} <= set(prov)
     created = datetime.fromisoformat(prov["created_utc"])
@@ -160,8 +159,10 @@ def test_provenance(tmp_path):
 
 def test_command_defaults_to_argv(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["neuromem", "run", "a b"])
-    write_result(tmp_path / "r.h5", metrics={})
-    assert read_result(tmp_path / "r.h5").provenance["command"] == "neuromem run 'a b'"
+    write_result(tmp_path / "r.h5", metrics={}, seed=np.uint32(7))
+    prov = read_result(tmp_path / "r.h5").provenance
+    assert prov["command"] == "neuromem run 'a b'"
+    assert prov["seed"] == 7 and type(prov["seed"]) is int
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
