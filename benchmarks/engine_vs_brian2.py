@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -141,10 +142,11 @@ class NeuromemRunner:
 
     def run(self, run_id: int) -> dict:
         net = self._network(run_id)
+        c0 = time.process_time()
         t0 = time.perf_counter()
         res = net.run(self.rates, learn=True)
         wall = time.perf_counter() - t0
-        return {"wall_s": wall,
+        return {"wall_s": wall, "cpu_s": time.process_time() - c0,
                 "exc_per_sample": res.counts.sum(axis=1).tolist(),
                 "in_per_sample": res.events_per_sample[:, 0].tolist(),
                 "ltp_pulses": res.events["ltp_pulses"], "ltd_pulses": res.events["ltd_pulses"],
@@ -278,18 +280,23 @@ class Brian2Runner:
         out = {}
         if self.mode == "standalone":
             # No seed() call: every run of the binary seeds from std::random_device.
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             b2.device.run(directory=self.directory, with_output=False)
             out["process_s"] = time.perf_counter() - t0
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out["process_cpu_s"] = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
             out["wall_s"] = float(b2.device._last_run_time)
         else:
             net = self.obj["net"]
             net.restore("initial")
             b2.seed(int(np.random.SeedSequence([self.cfg["seed"], self.cfg["n_exc"],
                                                 run_id]).generate_state(1)[0]))
+            c0 = time.process_time()
             t0 = time.perf_counter()
             net.run(self.obj["duration"], namespace={})
             out["wall_s"] = time.perf_counter() - t0
+            out["cpu_s"] = time.process_time() - c0
         steps_in = np.round(np.asarray(self.obj["mon_in"].t_) / DT_S)
         steps_exc = np.round(np.asarray(self.obj["mon_exc"].t_) / DT_S)
         out["in_per_sample"] = per_sample(steps_in, self.n_samples)
@@ -476,6 +483,9 @@ def summarize(impl: str, n_exc: int, info: dict, runs: list[dict], n_samples: in
     row.update(info)
     if impl == "brian2_standalone":
         row["process_s"] = median([r["process_s"] for r in runs])
+        row["process_cpu_s"] = median([r["process_cpu_s"] for r in runs])
+    else:
+        row["cpu_s"] = median([r["cpu_s"] for r in runs])
     if impl.startswith("neuromem"):
         row["ltp_pulses"] = median([r["ltp_pulses"] for r in runs])
         row["ltd_pulses"] = median([r["ltd_pulses"] for r in runs])
@@ -484,12 +494,13 @@ def summarize(impl: str, n_exc: int, info: dict, runs: list[dict], n_samples: in
 
 
 def print_table(rows: list[dict]) -> None:
-    head = (f"{'impl':<18} {'N':>5} {'wall s':>8} {'compile s':>9} {'syn ev/s':>9} "
-            f"{'sim/wall':>8} {'exc spk':>8} {'in spk':>8} {'B/syn':>6}")
+    head = (f"{'impl':<18} {'N':>5} {'wall s':>8} {'cpu s':>8} {'compile s':>9} "
+            f"{'syn ev/s':>9} {'sim/wall':>8} {'exc spk':>8} {'in spk':>8} {'B/syn':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['impl']:<18} {r['n_exc']:>5} {r['wall_s']:>8.3f} {r['compile_s']:>9.2f} "
+        cpu = f"{r['cpu_s']:>8.3f}" if "cpu_s" in r else f"{'-':>8}"
+        print(f"{r['impl']:<18} {r['n_exc']:>5} {r['wall_s']:>8.3f} {cpu} {r['compile_s']:>9.2f} "
               f"{r['syn_events_per_s']:>9.2e} {r['sim_over_wall']:>8.2f} "
               f"{r['exc_spikes']:>8.0f} {r['input_spikes']:>8.0f} "
               f"{r.get('bytes_per_synapse', float('nan')):>6.1f}")

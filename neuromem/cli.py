@@ -242,6 +242,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("neuromem: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `neuromem inspect FILE | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def _two_axes(ax, figsize):
 
 def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices: int = 200,
                 n_cycles: int = 3, n_pulses: int | None = None, title: str | None = None,
-                figsize=(11.0, 5.2)) -> Figure:
+                yscale: str = "linear", figsize=(11.0, 5.2)) -> Figure:
     """Pulse response and variability of a device card.
 
     Parameters
@@ -165,6 +165,8 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
         needs to cross its window).
     title : str, optional
         Figure title (default: the card's name and short source).
+    yscale : str
+        ``'linear'`` or ``'log'`` conductance axes (log suits large on/off ratios).
     figsize : tuple of float, inch
 
     Returns
@@ -196,8 +198,9 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
     ax1.set_xlabel("pulse number in sweep")
     ax1.set_ylabel("conductance (µS)")
     ax1.set_title("Pulse response of the nominal device\n" + (
-        f"C2C σ = {100 * sigma:.3g} % of the window per pulse" if sigma > 0
-        else "no C2C noise"), fontsize="medium")
+        f"C2C σ = {100 * sigma:.3g} % " + ("of the window " if params.kind == "pulse" else
+                                           "of the state change ") + "per pulse"
+        if sigma > 0 else "no C2C noise"), fontsize="medium")
     ax1.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax1.grid(alpha=0.3)
 
@@ -210,7 +213,7 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
         ax2.fill_between(x, q25, q75, color=color, alpha=0.35, lw=0, label=f"{which} 25-75 %")
         ax2.plot(x, q50, color=color, lw=1.5, label=f"{which} median")
         ax2.plot(curves[d][0], curves[d][1] * _US, color="k", lw=0.8, ls="--",
-                 label="nominal device" if d == 0 else None)
+                 label="nominal device" if d == 1 else None)
     if dtod and sigma > 0:
         kind = "D2D + C2C"
     elif sigma > 0:
@@ -222,9 +225,14 @@ def plot_device(card_or_params, rng: np.random.Generator, ax=None, *, n_devices:
     ax2.set_title(f"Variability over {n_devices} sampled devices\n{kind}", fontsize="medium")
     ax2.set_xlabel("pulse number in sweep")
     ax2.set_ylabel("conductance (µS)")
-    ax2.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
-               columnspacing=1.0)
+    handles = dict(zip(*reversed(ax2.get_legend_handles_labels())))
+    order = [f"{w} {s}" for s in ("5-95 %", "25-75 %", "median") for w in ("LTP", "LTD")]
+    order.append("nominal device")  # columns: the bands, the medians, the nominal curve
+    ax2.legend([handles[k] for k in order], order, fontsize="small", loc="upper center",
+               bbox_to_anchor=(0.5, -0.16), ncol=4)
     ax2.grid(alpha=0.3)
+    for a in (ax1, ax2):
+        a.set_yscale(yscale)
     if title is None:
         title = f"{name} — {source}" if source else name
     fig.suptitle(title)
@@ -313,7 +321,8 @@ def plot_devices_overview(cards=None, ax=None, *, rng: np.random.Generator | Non
         ax.set_xlabel("pulse number / Pmax")
         ax.set_ylabel("(G - Gmin) / (Gmax - Gmin)")
         ax.set_title("Normalised pulse response (LTP solid, LTD dashed)", fontsize="medium")
-        ax.legend(fontsize="x-small", ncol=2)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
         ax.grid(alpha=0.3)
     else:
         fig.supxlabel("pulse number / Pmax")

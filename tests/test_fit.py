@@ -159,6 +159,14 @@ def test_csv_round_trip_and_fit(tmp_path):
         assert getattr(from_file, key) == pytest.approx(getattr(direct, key), rel=1e-9)
 
 
+def test_curve_data_columns_by_csv_name():
+    data = synthesize_curves(load_device("pcmo_park2013"), np.random.default_rng(12))
+    assert data["conductance_S"] is data.conductance_S and data.get("cycle") is data.cycle
+    assert CurveData(data.pulse, data.conductance_S, data.direction).get("cycle") is None
+    with pytest.raises(KeyError):
+        data["g"]
+
+
 def test_csv_without_cycle_column_splits_sweeps_by_order(tmp_path):
     data = synthesize_curves(load_device("hzo_fefet_jerry2017"), np.random.default_rng(8), 4)
     no_cycle = CurveData(data.pulse, data.conductance_S, data.direction)

@@ -98,6 +98,16 @@ class CurveData:
     def __len__(self) -> int:
         return int(self.pulse.shape[0])
 
+    def __getitem__(self, column: str):
+        """A column by its CSV name (``data["conductance_S"]``; ``"cycle"`` may be None)."""
+        if column not in (*_REQUIRED, "cycle"):
+            raise KeyError(column)
+        return getattr(self, column)
+
+    def get(self, column: str, default=None):
+        value = self[column]
+        return default if value is None else value
+
     def to_csv(self, path) -> Path:
         """Write the rows as CSV (see :func:`write_curves_csv`)."""
         return write_curves_csv(path, self)
@@ -379,7 +389,8 @@ class FitResult:
 
         lines = [f"# Device card: {summary}",
                  "# Pulse model (NeuroSim form) fitted with neuromem.devices.fit to LTP/LTD "
-                 "curves; errors are one sigma.",
+                 "curves;",
+                 "# the errors after +- are one standard error.",
                  f"name = {_toml_str(name)}", 'kind = "pulse"', f"summary = {_toml_str(summary)}",
                  "", "[source]", f"citation = {_toml_str(source_citation)}"]
         lines += [f"doi = {_toml_str(doi)}"] if doi else []
