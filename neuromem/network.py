@@ -144,13 +144,21 @@ class Network:
         return inputs
 
     def run(self, inputs, *, learn: bool = False, progress: bool | str = False,
-            raster: bool = False, batch: int = 256) -> RunResult:
+            raster: bool = False, batch: int = 256,
+            t_present_s: float | None = None) -> RunResult:
         """Present each sample: a row of Poisson rates (Hz per input) or a :class:`SpikeInput`.
 
         learn=True runs the samples in order with plasticity and homeostasis on; otherwise
         samples run in parallel from rest with frozen weights and thresholds. Events after
-        the sample's last step are ignored.
+        the sample's last step are ignored. ``t_present_s`` overrides the presentation time
+        for this call (e.g. longer at test time: more spikes to vote with).
         """
+        n_present, n_steps = self.n_present, self.n_steps
+        if t_present_s is not None:
+            if t_present_s <= 0:
+                raise ConfigError("t_present_s must be > 0", key="t_present_s")
+            n_present = int(round(t_present_s / self.dt_s))
+            n_steps = n_present + (self.n_steps - self.n_present)
         if isinstance(inputs, SpikeInput):
             events_in = self._events(inputs)
             n = events_in.n_samples
@@ -177,7 +185,7 @@ class Network:
             t_pre = np.full(n_in, _k.NEVER, dtype=np.int64)
             x_post = np.zeros(n_out)
             t_post = np.full(n_out, _k.NEVER, dtype=np.int64)
-            cap = 4 * self.n_steps if raster else 0
+            cap = 4 * n_steps if raster else 0
             buf = np.zeros((cap, 2), dtype=np.int64)
             buf_n = np.zeros(1, dtype=np.int64)
             for b in range(n):
@@ -189,7 +197,7 @@ class Network:
                 buf_n[0] = 0
                 lo, hi = ev_off[b], ev_off[b + 1]
                 _k.simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], use_events,
-                                   self.n_present, self.n_steps, self.dt_s, self.key,
+                                   n_present, n_steps, self.dt_s, self.key,
                                    self.samples_seen, *args, self._npk, st.v, st.ge, st.gi,
                                    st.theta, st.refractory_until, learn, self.stdp.code
                                    if learn else 0, self._spk, x_pre, t_pre, x_post, t_post,
@@ -206,7 +214,7 @@ class Network:
                 ids = np.arange(self.samples_seen + start, self.samples_seen + stop,
                                 dtype=np.int64)
                 _k.infer_batch(rates[start:stop], ev_step, ev_chan, ev_off[start:stop + 1],
-                               use_events, ids, self.n_present, self.n_steps, self.dt_s,
+                               use_events, ids, n_present, n_steps, self.dt_s,
                                self.key, *args, self._npk, st.theta, counts[start:stop],
                                events[start:stop], self.rng)
                 bar.update(stop - start)

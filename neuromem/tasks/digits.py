@@ -45,6 +45,9 @@ class NetworkSection:
                                check=positive)
     t_rest_s: float = param(0.15, unit="s", doc="rest (no input) after each sample",
                             check=nonnegative)
+    t_present_test_s: float = param(0.0, unit="s", doc="presentation when labelling and "
+                                    "testing (0 = t_present_s); longer gives more spikes to "
+                                    "vote with", check=nonnegative)
 
     def check(self):
         if self.init_low > self.init_high:
@@ -139,9 +142,9 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
             train_events[k] = train_events.get(k, 0) + v
     t_learn = time.perf_counter() - t_learn
     t_inf = time.perf_counter()
-    label_run = net.run(r_tr, progress="labelling" if progress else False)
-    test_run = net.run(r_te, progress="testing" if progress else False,
-                       raster=False)
+    t_test = net_s.t_present_test_s or None
+    label_run = net.run(r_tr, progress="labelling" if progress else False, t_present_s=t_test)
+    test_run = net.run(r_te, progress="testing" if progress else False, t_present_s=t_test)
     t_inf = time.perf_counter() - t_inf
     n_classes = 10
     assign = label_neurons(label_run.counts, y_tr, n_classes)
@@ -150,7 +153,7 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     conf = confusion(y_te, pred, n_classes)
     raster = None
     if raster_samples:
-        raster = net.run(r_te[:raster_samples], raster=True).raster
+        raster = net.run(r_te[:raster_samples], raster=True, t_present_s=t_test).raster
     wall = time.perf_counter() - t0
     n_test = len(y_te)
     metrics = {
