@@ -1,0 +1,19 @@
+"""The Dask worker plugin (imported only when a sweep runs on Dask: it needs distributed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+__all__ = ["WarmNumba"]
+
+
+class WarmNumba(WorkerPlugin):
+    """Warm numba's cache on each worker (present and future) before it takes runs."""
+
+    name = "neuromem-warm-numba"
+
+    async def setup(self, worker) -> None:
+        from neuromem.sweep.worker import warm_numba
+        await asyncio.get_running_loop().run_in_executor(None, warm_numba)

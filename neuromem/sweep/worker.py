@@ -1,0 +1,222 @@
+"""What runs in a worker process: one run of a sweep, and the worker's start-up.
+
+:func:`execute_run` is the only function engines call on workers. It is top-level and takes a
+small picklable :class:`RunJob`, so the same call works in-process, in a process pool and on
+Dask workers; it writes the run's shard itself and returns a small summary, so the driver
+never holds a run's arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+__all__ = ["RunJob", "execute_run", "resolve_run", "warm_numba", "init_pool_worker"]
+
+#: Seconds the numba warm-up took in this process (None: not warmed).
+_WARM_S: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunJob:
+    """Everything a worker needs to carry out one run (small and picklable).
+
+    Attributes
+    ----------
+    run_id : str
+    replicate, seed : int
+    params : dict
+        The swept values of this run (recorded in the shard).
+    overrides : dict
+        Dotted overrides of the network card (``[fixed]`` and `params`, without ``seed``).
+    network : dict
+        The network card as parsed when the sweep started: every run of a sweep uses the same
+        contents even if the file changes meanwhile.
+    network_path : str
+        Where that card came from (error messages; the task name defaults to its stem).
+    quick : bool
+        Apply the card's ``[quick]`` table first.
+    shard : str
+        The result file to write (its folder exists and workers can see it).
+    sweep_hash : str
+    command : str or None
+        Recorded in the shard's provenance.
+    """
+
+    run_id: str
+    replicate: int
+    seed: int
+    params: dict
+    overrides: dict
+    network: dict
+    network_path: str
+    quick: bool
+    shard: str
+    sweep_hash: str = ""
+    command: str | None = None
+
+
+def resolve_run(job: RunJob) -> tuple[dict, Path, dict]:
+    """The run's network card data, path and device overrides.
+
+    The card's ``[quick]`` table (if `job.quick`), then the job's overrides, then
+    ``seed = job.seed`` are applied, as ``neuromem run --quick --set ... --seed`` would.
+    """
+    from neuromem.cards import apply_overrides
+
+    path = Path(job.network_path)
+    overrides = dict(job.network.get("quick") or {}) if job.quick else {}
+    overrides.update(job.overrides)
+    overrides["seed"] = job.seed
+    data, device_overrides = apply_overrides(job.network, overrides, file=path)
+    data.pop("quick", None)
+    return data, path, device_overrides
+
+
+def _scalars(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_scalars(value, f"{prefix}{key}."))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[f"{prefix}{key}"] = value
+        elif hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            out[f"{prefix}{key}"] = value.item()
+    return out
+
+
+def _one_line(exc: BaseException, limit: int = 500) -> str:
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def execute_run(job: RunJob) -> dict:
+    """Carry out one run: resolve its card, run its task, write its shard.
+
+    Parameters
+    ----------
+    job : RunJob
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``status`` (``"ok"`` or ``"failed"``), ``host``, ``pid``, ``wall_s``
+        (the whole call), ``warm_s`` (the worker's numba warm-up, or None). ``"ok"`` adds
+        ``task_s`` (the task alone) and ``metrics`` (the scalar metrics, dotted names);
+        ``"failed"`` adds ``error`` (one line), ``error_type`` and ``traceback``.
+
+    Raises
+    ------
+    StoreError
+        If the shard cannot be written (disk full, permissions, folder not visible on this
+        worker): that is not the run's fault and stops the sweep. Errors raised while
+        resolving the card or in the task are the run's: they come back as ``"failed"``.
+    """
+    from neuromem.store import write_result
+    from neuromem.tasks import get_task
+
+    t0 = time.perf_counter()
+    info = {"run_id": job.run_id, "host": socket.gethostname(), "pid": os.getpid(),
+            "warm_s": _WARM_S}
+    try:
+        data, path, device_overrides = resolve_run(job)
+        task = get_task(data.get("task", path.stem), file=path)
+        t_task = time.perf_counter()
+        result = task(data, path=path, device_overrides=device_overrides, seed=job.seed,
+                      progress=False)
+        task_s = time.perf_counter() - t_task
+    except Exception as exc:
+        return {**info, "status": "failed", "error": _one_line(exc),
+                "error_type": type(exc).__name__, "traceback": traceback.format_exc(),
+                "wall_s": time.perf_counter() - t0}
+    extra = dict(result.extra or {})
+    extra["sweep"] = {"run_id": job.run_id, "replicate": job.replicate, "params": job.params,
+                      "sweep_hash": job.sweep_hash}
+    write_result(job.shard, metrics=result.metrics, cards=result.cards, events=result.events,
+                 state=result.state, raster=result.raster, seed=job.seed,
+                 command=job.command or "neuromem sweep", extra=extra)
+    return {**info, "status": "ok", "metrics": _scalars(result.metrics), "task_s": task_s,
+            "wall_s": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------------- worker start-up
+
+def warm_numba() -> float | None:
+    """Load (or compile) the engine's numba kernels by simulating a 4x2 network briefly.
+
+    With ``cache=True`` kernels this loads the on-disk cache, so a worker's first real run
+    does not pay for it. Never raises: a failure is reported as a warning and returns None.
+
+    Returns
+    -------
+    float or None
+        Seconds taken.
+    """
+    global _WARM_S
+    t0 = time.perf_counter()
+    try:
+        import numpy as np
+
+        import neuromem.kernels.engine  # noqa: F401
+        from neuromem.cards import load_device
+        from neuromem.layers import CrossbarLayer, Population
+        from neuromem.network import Network
+        from neuromem.neurons import LIFParams
+        from neuromem.plasticity import STDPParams
+
+        layer = CrossbarLayer(4, 2, load_device("ideal").params, np.random.default_rng(0))
+        net = Network(layer, Population(2, LIFParams()), STDPParams(), t_present_s=0.005,
+                      t_rest_s=0.0)
+        rates = np.full((1, 4), 50.0)
+        net.run(rates, learn=True)
+        net.run(rates)
+    except Exception as exc:                    # a cold cache is slower, not fatal
+        warnings.warn(f"numba warm-up failed: {_one_line(exc)}", RuntimeWarning,
+                      stacklevel=1)
+        return None
+    _WARM_S = time.perf_counter() - t0
+    return _WARM_S
+
+
+def _watch_parent(parent: int, period_s: float) -> None:
+    while True:
+        time.sleep(period_s)
+        if os.getppid() != parent:
+            os._exit(3)                         # the driver died (kill -9): stop at once
+
+
+def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
+    """Initializer of a process-pool worker.
+
+    Ignores SIGINT (the driver decides what Ctrl-C does), exits as soon as the driver
+    process is gone (so a ``kill -9`` of the driver leaves no orphan writing shards), limits
+    numba to `numba_threads` threads (the pool's processes already fill the cores) and warms
+    numba's cache.
+    """
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.name == "posix":
+        threading.Thread(target=_watch_parent, args=(os.getppid(), 0.2), daemon=True,
+                         name="neuromem-parent-watch").start()
+    if numba_threads:
+        try:
+            import numba
+            numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+        except Exception:                       # no threading layer: keep numba's default
+            pass
+    if warm:
+        warm_numba()
+
+
+def ping() -> int:
+    """A no-op task: the worker's pid (engines use it to wait until workers are up)."""
+    time.sleep(0.02)
+    return os.getpid()
