@@ -163,10 +163,61 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    import os
+    import shlex
+
+    from neuromem.sweep import SweepInterrupted, run_sweep
+
+    scheduler = args.scheduler or (None if args.serial
+                                   else os.environ.get("DASK_SCHEDULER_ADDRESS") or None)
+    if args.serial and (args.scheduler or args.workers is not None):
+        raise ConfigError("--serial runs in this process: it takes neither --workers nor "
+                          "--scheduler", key="--serial")
+    if scheduler and args.workers is not None:
+        raise ConfigError("--workers sizes the local pool; a Dask cluster's size is set by "
+                          "its workers", key="--workers")
+    engine = "serial" if args.serial else "dask" if scheduler else "pool"
+    command = shlex.join(["neuromem", *sys.argv[1:]]) if sys.argv else None
+    try:
+        report = run_sweep(args.sweep, args.output, engine=engine, workers=args.workers,
+                           scheduler=scheduler, resume=args.resume, force=args.force,
+                           progress=not args.json and sys.stderr.isatty(), command=command)
+    except SweepInterrupted as exc:
+        print(f"neuromem: interrupted: {exc.n_saved} of {exc.n_runs} runs are saved in "
+              f"{exc.folder}; continue with: neuromem sweep {shlex.quote(str(args.sweep))} "
+              f"-o {shlex.quote(str(exc.folder))} --resume", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=_json_default))
+    else:
+        engine_text = {"serial": "serial (this process)",
+                       "pool": f"process pool ({report.workers} workers)",
+                       "dask": f"Dask at {scheduler} ({report.workers} threads)"}[engine]
+        rows = [("sweep", report.name), ("engine", engine_text), ("folder", report.folder),
+                ("runs", f"{report.n_runs}: {report.n_done} done now, {report.n_skipped} "
+                         f"already done, {report.n_failed} failed"),
+                ("wall time", f"{report.wall_s:.1f} s"), ("results", report.results)]
+        if report.n_truncated or report.n_stray_tmp:
+            rows.insert(4, ("cleaned", f"{report.n_truncated} damaged shards redone, "
+                                       f"{report.n_stray_tmp} stray .tmp files removed"))
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            print(f"{key.ljust(width)}  {value}")
+    if report.n_failed:
+        print(f"neuromem: {report.n_failed} of {report.n_runs} runs failed (records in "
+              f"{report.folder / 'failed'}):", file=sys.stderr)
+        for failure in report.failures[:3]:
+            print(f"  {failure['run_id']}: {failure['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from neuromem.store import summarize
+    from neuromem.sweep import is_sweep_output, summarize_sweep
 
-    print(summarize(args.file))
+    print(summarize_sweep(args.file) if is_sweep_output(args.file) else summarize(args.file))
     return 0
 
 
@@ -215,8 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="progress bars even when not a tty")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("inspect", help="summarise an HDF5 result file")
-    p.add_argument("file")
+    p = sub.add_parser("sweep", help="run a sweep card: many runs into one folder")
+    p.add_argument("sweep", help="sweep card (.toml) or built-in sweep name")
+    p.add_argument("-o", "--output", help="the sweep's folder (default: sweeps/NAME)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on a Dask cluster (default: $DASK_SCHEDULER_ADDRESS if set)")
+    p.add_argument("--serial", action="store_true", help="run in this process, one by one")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the sweep in the folder: keep complete runs, redo the rest")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue although the sweep or network card changed")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("inspect", help="summarise an HDF5 result file or a sweep")
+    p.add_argument("file", help="a result file, a sweep's results.h5 or a sweep folder")
     p.set_defaults(func=cmd_inspect)
     return parser
 

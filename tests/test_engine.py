@@ -157,12 +157,14 @@ def test_lateral_inhibition_suppresses_competitors():
                      neuron=LIFParams(inhibition=0.0))
     wta = make_net(10, 8, w0=w0, w_max=2.0, dt=5e-4, t_present=0.3,
                    neuron=LIFParams(inhibition=20.0))
-    free, compete = plain.run(rates).counts, wta.run(rates).counts
+    free = plain.run(rates).counts
+    wta_run = wta.run(rates)
+    compete = wta_run.counts
     # Without inhibition every neuron fires; with it the first to fire silences the others
     # (inhibitory reversal at -100 mV with gi = 20 leak conductances).
     assert np.all(free > 0)
     assert compete.sum() < 0.5 * free.sum()
-    assert wta.run(rates).events["inhibition_events"] == compete.sum()
+    assert wta_run.events["inhibition_events"] == compete.sum()
 
 
 def test_memory_per_synapse_is_eight_bytes_without_variability():

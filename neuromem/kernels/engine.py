@@ -45,6 +45,64 @@ NEVER = -(2**62)
 
 
 @njit(cache=True)
+def poisson_events(p, n_present, key, sample_id):
+    """Poisson input spikes of one sample, generated event by event.
+
+    Input i spikes in each step with probability p[i] (a Bernoulli process), drawn as
+    geometric gaps between its spikes from counter-based random numbers (key, sample, input,
+    spike index): cost proportional to the number of spikes, not to inputs x steps.
+    Returns (start, chans): the inputs spiking in step s are ``chans[start[s]:start[s + 1]]``.
+    """
+    n_in = p.shape[0]
+    expected = 0.0
+    for i in range(n_in):
+        expected += min(p[i], 1.0)
+    cap = int(expected * n_present + 6.0 * math.sqrt(expected * n_present + 1.0)) + 16
+    ev_s = np.empty(cap, dtype=np.int64)
+    ev_c = np.empty(cap, dtype=np.int64)
+    n = 0
+    for i in range(n_in):
+        pi = p[i]
+        if pi <= 0.0:
+            continue
+        log_q = math.log1p(-pi) if pi < 1.0 else -math.inf
+        t = -1
+        k = 0
+        while True:
+            if pi >= 1.0:
+                gap = 1
+            else:
+                u = hash_uniform(key, sample_id, i, k)
+                g = math.floor(math.log1p(-u) / log_q) + 1.0
+                gap = int(g) if g < n_present + 1.0 else n_present + 1
+            t += gap
+            k += 1
+            if t >= n_present:
+                break
+            if n == ev_s.shape[0]:
+                grown_s = np.empty(2 * n, dtype=np.int64)
+                grown_c = np.empty(2 * n, dtype=np.int64)
+                grown_s[:n] = ev_s[:n]
+                grown_c[:n] = ev_c[:n]
+                ev_s = grown_s
+                ev_c = grown_c
+            ev_s[n] = t
+            ev_c[n] = i
+            n += 1
+    start = np.zeros(n_present + 1, dtype=np.int64)
+    for e in range(n):
+        start[ev_s[e] + 1] += 1
+    for s in range(n_present):
+        start[s + 1] += start[s]
+    fill = start[:n_present].copy()
+    chans = np.empty(n, dtype=np.int64)
+    for e in range(n):  # inputs in increasing order within a step
+        chans[fill[ev_s[e]]] = ev_c[e]
+        fill[ev_s[e]] += 1
+    return start, chans
+
+
+@njit(cache=True)
 def _stochastic_round(x, rng):
     n = math.floor(x)
     if rng.random() < x - n:
@@ -55,7 +113,7 @@ def _stochastic_round(x, rng):
 @njit(cache=True)
 def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
-                        dmin_n, dmax_n, altp_n, altd_n, fault_n, events, rng):
+                        dmin_n, dmax_n, altp_n, altd_n, fault_n, linear_fast, events, rng):
     """Turn a normalised weight change of cell ``c`` into pulses and apply them.
 
     One pulse nominally moves the weight by 1/Pmax. A differential pair splits the pulses
@@ -66,7 +124,15 @@ def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, si
         dp = _stochastic_round(dp, rng)
     if dp == 0.0:
         return
-    if differential:
+    if linear_fast and not differential:
+        # ideal-like device: linear, noise-free, shared window, no faults (same arithmetic as
+        # pulse_step's linear branch, without the per-cell lookups)
+        lo = dmin_p[0]
+        hi = dmax_p[0]
+        new = g_pos[c] + dp * (hi - lo) / p_max
+        g_pos[c] = lo if new < lo else (hi if new > hi else new)
+        events[EV_CELLS_WRITTEN] += 1
+    elif differential:
         if continuous:
             half_p = 0.5 * dp
             half_n = 0.5 * dp
@@ -125,13 +191,23 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
     w_inh = npk[W_INH]
     theta_plus = npk[THETA_PLUS]
     adapt = learn and theta_plus > 0.0
-    p_thresh = np.empty(n_in)
-    for i in range(n_in):
-        p_thresh[i] = rates[i] * dt
+    if not use_events:
+        p_spike = np.empty(n_in)
+        for i in range(n_in):
+            p_spike[i] = rates[i] * dt
+        poisson_start, poisson_chans = poisson_events(p_spike, n_present, key, sample_id)
+    else:
+        poisson_start = np.zeros(1, dtype=np.int64)
+        poisson_chans = np.zeros(0, dtype=np.int64)
     in_spikes = np.empty(n_in, dtype=np.int64)
     out_spikes = np.empty(n_out, dtype=np.int64)
     xpost_now = np.empty(n_out)
     xpre_now = np.empty(n_in)
+    linear_fast = (continuous and sigma_ctoc == 0.0 and dmin_p.shape[0] == 1
+                   and dmax_p.shape[0] == 1 and fault_p.shape[0] == 1 and fault_p[0] == 0
+                   and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
+                   and not (altp_p[0] > 0.0 and math.isfinite(altp_p[0]))
+                   and not (altd_p[0] > 0.0 and math.isfinite(altd_p[0])))
     soft = spk[SOFT] > 0.5
     nearest = spk[NEAREST] > 0.5
     window_steps = int(round(spk[WINDOW] / dt))
@@ -162,10 +238,9 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                     n_in_sp += 1
                 ev_ptr += 1
         elif s < n_present:
-            for i in range(n_in):
-                if p_thresh[i] > 0.0 and hash_uniform(key, sample_id, s, i) < p_thresh[i]:
-                    in_spikes[n_in_sp] = i
-                    n_in_sp += 1
+            for e in range(poisson_start[s], poisson_start[s + 1]):
+                in_spikes[n_in_sp] = poisson_chans[e]
+                n_in_sp += 1
         n_out_sp = 0
         for j in range(n_out):
             if s - last_spike[j] >= ref_steps and v[j] > npk[V_THRESH] + theta[j]:
@@ -215,7 +290,7 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                             apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
                                                 continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
                                                 altd_p, fault_p, dmin_n, dmax_n, altp_n,
-                                                altd_n, fault_n, events, rng)
+                                                altd_n, fault_n, linear_fast, events, rng)
                     elif rule == 2:
                         t_pre[i] = s
         # 3. synapses: neuron spikes (inhibition, post-synaptic learning)
@@ -264,7 +339,7 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                         apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
                                             continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
                                             altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
-                                            fault_n, events, rng)
+                                            fault_n, linear_fast, events, rng)
         # 4. resets
         for k in range(n_out_sp):
             j = out_spikes[k]

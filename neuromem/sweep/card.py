@@ -312,7 +312,8 @@ def _grid_points(grid: dict, file: Path) -> list[dict]:
 # ------------------------------------------------------------------------------- random
 
 def _is_distribution(_key: str, value: dict) -> bool:
-    return len(value) == 1 and next(iter(value)) in DISTRIBUTIONS
+    """``{uniform = [...]}`` (or a misspelt one), as opposed to a nested table of keys."""
+    return len(value) == 1 and not isinstance(next(iter(value.values())), dict)
 
 
 def _number_pair(kind: str, args, file: Path, key: str, *, integers: bool = False):

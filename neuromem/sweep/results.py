@@ -327,16 +327,17 @@ def summarize_sweep(path, *, max_points: int = 20) -> str:
         shown = ", ".join(_text(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
         lines.append(f"swept     {key}: {shown}")
     if metrics:
-        width = max(len(m) for m in metrics)
-        lines.append(f"metrics   {'':<{width}}  {'mean':>10} {'sd':>10} {'min':>10} {'max':>10}")
+        width = max(len(m) for m in metrics) - len("metrics.")
+        lines.append(f"metrics   (over complete runs)\n  {'':<{width}}  {'mean':>10} {'sd':>10} "
+                     f"{'min':>10} {'max':>10}")
         for m in metrics:
             col = index[m].astype(float)
             col = col[np.isfinite(col)]
             if not col.size:
                 continue
             sd = statistics.stdev(col.tolist()) if col.size > 1 else 0.0
-            lines.append(f"  {m:<{width}}  {col.mean():>10.4g} {sd:>10.4g} {col.min():>10.4g} "
-                         f"{col.max():>10.4g}")
+            lines.append(f"  {m.removeprefix('metrics.'):<{width}}  {col.mean():>10.4g} "
+                         f"{sd:>10.4g} {col.min():>10.4g} {col.max():>10.4g}")
     if params and metrics:
         shown_metrics = sorted(metrics, key=lambda m: m != "metrics.accuracy")[:3]
         groups: dict[tuple, list[int]] = {}
