@@ -465,7 +465,29 @@ def machine_info() -> dict:
                                      timeout=10).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         info["cxx"] = None
+    info["neuromem_source"] = source_state()
     return info
+
+
+def source_state() -> dict:
+    """Which neuromem code is measured: git commit, uncommitted changes, engine file hash."""
+    import hashlib
+
+    import neuromem.kernels.engine as engine
+
+    root = Path(engine.__file__).resolve().parents[2]
+    state = {"engine_sha256": hashlib.sha256(Path(engine.__file__).read_bytes()).hexdigest()}
+    try:
+        git = ["git", "-C", str(root)]
+        state["commit"] = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                                         text=True, timeout=10).stdout.strip() or None
+        state["modified"] = subprocess.run(
+            git + ["status", "--porcelain", "--", "neuromem"], capture_output=True, text=True,
+            timeout=10).stdout.split("\n")
+        state["modified"] = [line.strip() for line in state["modified"] if line.strip()]
+    except (OSError, subprocess.TimeoutExpired):
+        state["commit"] = None
+    return state
 
 
 def median(xs):
@@ -647,6 +669,9 @@ def main(argv=None) -> int:
             speedup[str(n)] = by[("brian2_standalone", n)]["wall_s"] / by[("neuromem", n)]["wall_s"]
     goals = evaluate_goals(rows)
     machine["loadavg_end"] = os.getloadavg()
+    end_state = source_state()
+    machine["engine_changed_during_run"] = (
+        end_state["engine_sha256"] != machine["neuromem_source"]["engine_sha256"])
     machine["total_wall_s"] = time.perf_counter() - t_start
 
     print()
@@ -669,6 +694,12 @@ def main(argv=None) -> int:
         print(f"{'PASS' if g['pass'] else 'FAIL'}  {g['goal']}  ({g['value']})")
     print(f"load average start {machine['loadavg_start']}, end {machine['loadavg_end']} "
           f"({machine['cpu_count']} cores)")
+    src = machine["neuromem_source"]
+    print(f"neuromem commit {src.get('commit')}"
+          + (f", uncommitted changes: {src['modified']}" if src.get("modified") else ""))
+    if machine["engine_changed_during_run"]:
+        print("WARNING: neuromem/kernels/engine.py changed during the run: the sizes may have "
+              "measured different engine versions")
 
     out = {"rows": rows, "speedup_vs_brian2_standalone": speedup, "agreement": agreement_out,
            "goals": goals, "machine": machine,

@@ -169,14 +169,15 @@ def cmd_sweep(args) -> int:
 
     from neuromem.sweep import SweepInterrupted, run_sweep
 
-    scheduler = args.scheduler or (None if args.serial
-                                   else os.environ.get("DASK_SCHEDULER_ADDRESS") or None)
     if args.serial and (args.scheduler or args.workers is not None):
         raise ConfigError("--serial runs in this process: it takes neither --workers nor "
                           "--scheduler", key="--serial")
-    if scheduler and args.workers is not None:
+    if args.scheduler and args.workers is not None:
         raise ConfigError("--workers sizes the local pool; a Dask cluster's size is set by "
                           "its workers", key="--workers")
+    scheduler = args.scheduler
+    if not (scheduler or args.serial or args.workers is not None):
+        scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     engine = "serial" if args.serial else "dask" if scheduler else "pool"
     command = shlex.join(["neuromem", *sys.argv[1:]]) if sys.argv else None
     try:

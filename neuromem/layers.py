@@ -2,7 +2,9 @@
 
 A :class:`CrossbarLayer` keeps its weights as device conductances: one device per synapse
 read against a reference at g_min (``mapping = "single"``, weights in [0, 1]) or a
-differential pair G+ - G- (``"differential"``, weights in [-1, 1]). The normalised weight is
+differential pair G+ - G- (``"differential"``, weights in [-1, 1], programmed symmetrically
+about mid-window, G± = G_mid ± w (g_max - g_min) / 2, so that push-pull updates can move
+both devices). The normalised weight is
 ``w = (G+ - G_ref) / (g_max - g_min)``; an input spike on row i adds ``(G_ij - G_ref) v_read``
 amperes to column j, which the neuron integrates with gain ``w_max / ((g_max - g_min) v_read)``
 (per column, so a column normalisation can adjust it), i.e. a synapse at g_max adds ``w_max``
@@ -86,8 +88,10 @@ class CrossbarLayer:
         """Program normalised weights (bounded by each device's window)."""
         w = np.asarray(w, dtype=np.float64)
         if self.differential:
-            self.pos.program(self.g_ref_S + np.clip(w, 0, None) * self.span_S)
-            self.neg.program(self.g_ref_S + np.clip(-w, 0, None) * self.span_S)
+            # symmetric about mid-window, so push-pull updates can move both devices
+            mid = self.g_ref_S + 0.5 * self.span_S
+            self.pos.program(mid + 0.5 * w * self.span_S)
+            self.neg.program(mid - 0.5 * w * self.span_S)
         else:
             self.pos.program(self.g_ref_S + w * self.span_S)
 
@@ -110,6 +114,33 @@ class CrossbarLayer:
         mean_w = self.weights().mean(axis=0)
         safe = np.where(mean_w > 1e-12, mean_w, 1e-12)
         self.gain[:] = self.base_gain * target_mean / safe
+
+    def apply_weight_changes(self, dw, rng: np.random.Generator) -> dict:
+        """Program a matrix of normalised weight changes (n_in, n_out) as device pulses.
+
+        Each change becomes ``dw * Pmax`` pulses (stochastically rounded for devices with
+        discrete levels; split push-pull over a differential pair); the device model decides
+        the conductance change. Returns the event counts (pulses, cells written).
+        """
+        from neuromem.kernels import engine as _k
+
+        dw = np.ascontiguousarray(np.asarray(dw, dtype=np.float64).reshape(-1))
+        if dw.shape[0] != self.n_in * self.n_out:
+            raise ConfigError(f"expected {self.n_in} x {self.n_out} weight changes, got "
+                              f"{dw.shape[0]} values", key="dw")
+        if not np.all(np.isfinite(dw)):
+            raise ConfigError("weight changes must be finite", key="dw")
+        args = self.kernel_args()
+        events = np.zeros(_k.N_EVENTS, dtype=np.int64)
+        (g_pos, g_neg, differential, _ref, _span, _gain, _v, _sigma_read,
+         dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n, fault_n,
+         p_max, continuous, sigma_ctoc) = args
+        _k.apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+                               dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n,
+                               altp_n, altd_n, fault_n, events, rng)
+        return {"ltp_pulses": int(events[_k.EV_LTP_PULSES]),
+                "ltd_pulses": int(events[_k.EV_LTD_PULSES]),
+                "cells_written": int(events[_k.EV_CELLS_WRITTEN])}
 
     def memory_bytes(self) -> int:
         """Bytes of per-synapse state: conductances (+ per-cell D2D and fault arrays)."""

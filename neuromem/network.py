@@ -16,9 +16,9 @@ from tqdm.auto import tqdm
 from neuromem.exceptions import ConfigError
 from neuromem.kernels import engine as _k
 from neuromem.layers import CrossbarLayer, Population
-from neuromem.plasticity import STDPParams
+from neuromem.plasticity import DeltaRuleParams, STDPParams
 
-__all__ = ["Network", "RunResult", "SpikeInput", "EVENT_NAMES"]
+__all__ = ["Network", "RunResult", "SpikeInput", "EVENT_NAMES", "train_delta", "input_counts"]
 
 EVENT_NAMES = ("input_spikes", "row_activations", "cells_read", "ltp_pulses", "ltd_pulses",
                "cells_written", "neuron_updates", "output_spikes", "inhibition_events", "steps")
@@ -222,3 +222,59 @@ class Network:
         bar.close()
         return RunResult(counts, dict(zip(EVENT_NAMES, (int(x) for x in events.sum(axis=0)))),
                          events, rasters)
+
+
+def input_counts(inputs, n_in: int, dt_s: float, n_present: int) -> np.ndarray:
+    """Input spikes per sample and input (events) or their expectation (Poisson rates)."""
+    if isinstance(inputs, SpikeInput):
+        out = np.zeros((inputs.n_samples, n_in))
+        for b in range(inputs.n_samples):
+            lo, hi = inputs.offsets[b], inputs.offsets[b + 1]
+            out[b] = np.bincount(inputs.channels[lo:hi], minlength=n_in)
+        return out
+    return np.asarray(inputs, dtype=np.float64) * dt_s * n_present
+
+
+def _subset(inputs, idx):
+    if isinstance(inputs, SpikeInput):
+        return SpikeInput.from_lists(
+            [(inputs.steps[inputs.offsets[b]:inputs.offsets[b + 1]],
+              inputs.channels[inputs.offsets[b]:inputs.offsets[b + 1]]) for b in idx])
+    return np.asarray(inputs)[idx]
+
+
+def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_scale: float,
+                order_rng: np.random.Generator, progress: bool | str = False) -> dict:
+    """Train ``net``'s crossbar with the supervised delta rule (see DeltaRuleParams).
+
+    Each batch runs as parallel inference (frozen weights), then its accumulated update is
+    programmed as pulses. Returns the summed event counts (reads while training + writes).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(labels)
+    n_out = net.layer.n_out
+    if labels.min() < 0 or labels.max() >= n_out:
+        raise ConfigError(f"labels must lie in 0..{n_out - 1}", key="labels")
+    x_all = input_counts(inputs, net.layer.n_in, net.dt_s, net.n_present) / input_scale
+    totals: dict[str, int] = {}
+    lr = rule.lr
+    bar = tqdm(total=n * rule.epochs, desc=progress if isinstance(progress, str)
+               else "training", unit="sample", disable=not progress, leave=False)
+    for _epoch in range(rule.epochs):
+        perm = order_rng.permutation(n)
+        for start in range(0, n, rule.batch):
+            idx = perm[start:start + rule.batch]
+            res = net.run(_subset(inputs, idx))
+            target = np.zeros((len(idx), n_out))
+            target[np.arange(len(idx)), labels[idx]] = rule.target_count
+            err = (target - res.counts) / rule.target_count
+            dw = lr * (x_all[idx].T @ err) / len(idx)
+            writes = net.layer.apply_weight_changes(dw, net.rng)
+            for k, v in res.events.items():
+                totals[k] = totals.get(k, 0) + v
+            for k, v in writes.items():
+                totals[k] = totals.get(k, 0) + v
+            bar.update(len(idx))
+        lr *= rule.lr_decay
+    bar.close()
+    return totals

@@ -30,7 +30,7 @@ import numpy as np
 
 from neuromem.schema import nonnegative, param, positive
 
-__all__ = ["STDPParams", "RULES", "N_SPACK"]
+__all__ = ["STDPParams", "DeltaRuleParams", "RULES", "N_SPACK"]
 
 RULES = {"none": 0, "pair": 1, "querlioz": 2}
 # Packed layout read by the engine kernel.
@@ -72,3 +72,28 @@ class STDPParams:
         out[NEAREST] = 1.0 if self.trace == "nearest" else 0.0
         out[WINDOW] = self.window_s
         return out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeltaRuleParams:
+    """Supervised delta rule on spike counts, written to the crossbar as pulses.
+
+    Notes
+    -----
+    For a batch of B samples with input spike counts x (scaled by ``input_scale`` to about
+    [0, 1]) and output counts y, with target t = ``target_count`` for the labelled output and
+    0 for the others::
+
+        dw_ij = lr / B * sum_b x_bi (t_bj - y_bj) / target_count
+
+    The update is accumulated in the periphery over the batch and programmed once (fewer
+    writes: less cycle-to-cycle noise and write energy), as ``dw * Pmax`` pulses per cell.
+    """
+
+    lr: float = param(0.05, doc="learning rate (normalised weight per unit error and input)",
+                      check=positive)
+    target_count: float = param(20.0, doc="spikes wanted from the labelled output neuron",
+                                check=positive)
+    batch: int = param(32, kind=int, doc="samples per programmed update", check=positive)
+    epochs: int = param(5, kind=int, doc="passes over the training set", check=positive)
+    lr_decay: float = param(1.0, doc="learning rate factor per epoch", check=positive)

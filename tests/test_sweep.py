@@ -431,8 +431,11 @@ def test_a_full_disk_stops_the_sweep_and_loses_no_committed_run(toy50, tmp_path,
                                                                 capsys):
     card, index = toy50
     folder = tmp_path / "out"
-    # a shard makes 4 datasets (3 cards, 1 state array): the 11th shard hits the full disk
-    monkeypatch.setattr(h5py.Group, "create_dataset", _disk_full_after(4 * 10 + 2))
+    per_shard = []                      # datasets a toy shard holds: the 11th shard fails
+    with h5py.File(_shards(card.parent / "serial")[0]) as f:
+        f.visititems(lambda name, obj: per_shard.append(name)
+                     if isinstance(obj, h5py.Dataset) else None)
+    monkeypatch.setattr(h5py.Group, "create_dataset", _disk_full_after(10 * len(per_shard) + 2))
     with pytest.raises(StoreError) as info:
         run_sweep(card, folder, engine="serial")
     message = str(info.value)
@@ -479,7 +482,7 @@ quick = true
 [grid]
 "device.g_max_dtod" = [0, 0.5]
 """)
-    report = run_sweep(card, tmp_path / "out", workers=2)
+    report = run_sweep(card, tmp_path / "out", engine="pool", workers=2)
     assert report.n_done == 4 and report.n_failed == 0
     index = read_index(tmp_path / "out")
     assert index["device.g_max_dtod"].tolist() == [0.0, 0.0, 0.5, 0.5]

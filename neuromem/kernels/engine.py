@@ -394,3 +394,26 @@ def infer_batch(rates, ev_step, ev_chan, ev_offsets, use_events, sample_ids, n_p
                         dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
                         npk, v, ge, gi, th, last, False, 0, spk, x0, t0, x0, t0,
                         counts[b], events[b], raster, raster_n, rng)
+
+
+@njit(cache=True)
+def apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+                        dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                        dmin_n, dmax_n, altp_n, altd_n, fault_n, events, rng):
+    """Apply a whole matrix of normalised weight changes (flat, row-major) as pulses.
+
+    Cells are visited in order; zero changes write nothing. Used by supervised rules that
+    accumulate an update over a sample or a batch (a digital accumulator in the periphery)
+    and then program the crossbar once.
+    """
+    linear_fast = (continuous and sigma_ctoc == 0.0 and dmin_p.shape[0] == 1
+                   and dmax_p.shape[0] == 1 and fault_p.shape[0] == 1 and fault_p[0] == 0
+                   and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
+                   and not (altp_p[0] > 0.0 and math.isfinite(altp_p[0]))
+                   and not (altd_p[0] > 0.0 and math.isfinite(altd_p[0])))
+    for c in range(dw.shape[0]):
+        if dw[c] != 0.0:
+            apply_weight_change(c, dw[c], g_pos, g_neg, differential, p_max, continuous,
+                                sigma_ctoc, dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                                dmin_n, dmax_n, altp_n, altd_n, fault_n, linear_fast, events,
+                                rng)

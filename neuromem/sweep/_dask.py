@@ -10,10 +10,14 @@ __all__ = ["WarmNumba"]
 
 
 class WarmNumba(WorkerPlugin):
-    """Warm numba's cache on each worker (present and future) before it takes runs."""
+    """Import the task modules and warm numba's cache on each worker (present and future)."""
 
     name = "neuromem-warm-numba"
 
     async def setup(self, worker) -> None:
-        from neuromem.sweep.worker import warm_numba
-        await asyncio.get_running_loop().run_in_executor(None, warm_numba)
+        from neuromem.sweep.worker import preload, warm_numba
+
+        def warm():
+            preload()
+            warm_numba()
+        await asyncio.get_running_loop().run_in_executor(None, warm)

@@ -70,8 +70,9 @@ class SweepReport:
     startup_s, loop_s, merge_s : float
         Starting the engine (workers up and warm); from the first submission to the last
         result; writing ``results.h5``.
-    task_s_total, run_s_total : float
-        Sums over completed runs of the task's time and of the whole :func:`execute_run`.
+    task_s_total, write_s_total, run_s_total : float
+        Sums over completed runs of the task's time, of writing shards, and of the whole
+        :func:`execute_run`.
     warm_runs : int
         Completed runs whose worker had warmed numba's cache.
     """
@@ -94,6 +95,7 @@ class SweepReport:
     loop_s: float = 0.0
     merge_s: float = 0.0
     task_s_total: float = 0.0
+    write_s_total: float = 0.0
     run_s_total: float = 0.0
     warm_runs: int = 0
 
@@ -254,6 +256,7 @@ class _Recorder:
         r = self.report
         r.n_done += 1
         r.task_s_total += summary.get("task_s", 0.0)
+        r.write_s_total += summary.get("write_s", 0.0)
         r.run_s_total += summary.get("wall_s", 0.0)
         r.warm_runs += summary.get("warm_s") is not None
         with contextlib.suppress(FileNotFoundError):

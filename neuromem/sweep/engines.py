@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures as cf
 import multiprocessing
 import os
+import queue
 import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
@@ -166,14 +167,11 @@ class PoolEngine:
             return
         # ProcessPoolExecutor has no public way to stop a running task: terminate its
         # processes (a half-written shard is only a stray .tmp file, removed on resume).
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=not cancel, cancel_futures=cancel)
         if cancel:
-            for process in processes:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
                 if process.is_alive():
                     process.terminate()
-            for process in processes:
-                process.join(timeout=10)
+        pool.shutdown(wait=True, cancel_futures=cancel)
 
 
 class DaskEngine:
@@ -200,6 +198,8 @@ class DaskEngine:
         self.workers = 0
         self.client = None
         self._live: set = set()
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._ready: set = set()
         self._cap, self._refreshed = 1, 0.0
 
     def start(self) -> None:
@@ -232,14 +232,20 @@ class DaskEngine:
         fut = self.client.submit(execute_run, job, pure=False,
                                  key=f"neuromem-run-{job.run_id}-{uuid.uuid4().hex[:8]}")
         self._live.add(fut)
+        fut.add_done_callback(self._finished.put)    # called from the client's thread
         return fut
 
     def wait(self, futures, timeout: float) -> set:
-        from distributed import wait
+        wanted = set(futures)
         try:
-            return set(wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done)
-        except (TimeoutError, asyncio.TimeoutError):
-            return set()
+            self._ready.add(self._finished.get(timeout=timeout))
+            while True:
+                self._ready.add(self._finished.get_nowait())
+        except queue.Empty:
+            pass
+        done = self._ready & wanted
+        self._ready -= done
+        return done
 
     def result(self, fut):
         from distributed import KilledWorker

@@ -18,7 +18,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-__all__ = ["RunJob", "execute_run", "resolve_run", "warm_numba", "init_pool_worker"]
+__all__ = ["RunJob", "execute_run", "resolve_run", "preload", "warm_numba", "init_pool_worker",
+           "ping"]
 
 #: Seconds the numba warm-up took in this process (None: not warmed).
 _WARM_S: float | None = None
@@ -110,7 +111,8 @@ def execute_run(job: RunJob) -> dict:
     dict
         ``run_id``, ``status`` (``"ok"`` or ``"failed"``), ``host``, ``pid``, ``wall_s``
         (the whole call), ``warm_s`` (the worker's numba warm-up, or None). ``"ok"`` adds
-        ``task_s`` (the task alone) and ``metrics`` (the scalar metrics, dotted names);
+        ``task_s`` (the task alone), ``write_s`` (writing the shard) and ``metrics`` (the
+        scalar metrics, dotted names);
         ``"failed"`` adds ``error`` (one line), ``error_type`` and ``traceback``.
 
     Raises
@@ -140,11 +142,13 @@ def execute_run(job: RunJob) -> dict:
     extra = dict(result.extra or {})
     extra["sweep"] = {"run_id": job.run_id, "replicate": job.replicate, "params": job.params,
                       "sweep_hash": job.sweep_hash}
+    t_write = time.perf_counter()
     write_result(job.shard, metrics=result.metrics, cards=result.cards, events=result.events,
                  state=result.state, raster=result.raster, seed=job.seed,
                  command=job.command or "neuromem sweep", extra=extra)
+    t_end = time.perf_counter()
     return {**info, "status": "ok", "metrics": _scalars(result.metrics), "task_s": task_s,
-            "wall_s": time.perf_counter() - t0}
+            "write_s": t_end - t_write, "wall_s": t_end - t0}
 
 
 # ------------------------------------------------------------------------- worker start-up
@@ -186,6 +190,21 @@ def warm_numba() -> float | None:
     return _WARM_S
 
 
+def preload() -> None:
+    """Import what every run needs (the store and the built-in task modules).
+
+    Done once per worker before it takes runs, so the first run's time is its own.
+    """
+    import neuromem.store  # noqa: F401
+    from neuromem.exceptions import ConfigError
+    from neuromem.tasks import get_task
+
+    try:
+        get_task("")                            # imports every built-in task module
+    except ConfigError:
+        pass
+
+
 def _watch_parent(parent: int, period_s: float) -> None:
     while True:
         time.sleep(period_s)
@@ -197,21 +216,30 @@ def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
     """Initializer of a process-pool worker.
 
     Ignores SIGINT (the driver decides what Ctrl-C does), exits as soon as the driver
-    process is gone (so a ``kill -9`` of the driver leaves no orphan writing shards), limits
-    numba to `numba_threads` threads (the pool's processes already fill the cores) and warms
-    numba's cache.
+    process is gone (so a ``kill -9`` of the driver leaves no orphan writing shards), gives
+    tqdm a thread lock instead of a multiprocessing one, limits numba to `numba_threads`
+    threads (the pool's processes already fill the cores), imports the task modules
+    (:func:`preload`) and warms numba's cache.
     """
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.name == "posix":
         threading.Thread(target=_watch_parent, args=(os.getppid(), 0.2), daemon=True,
                          name="neuromem-parent-watch").start()
+    try:
+        # tqdm's default lock is a multiprocessing semaphore; a worker terminated on Ctrl-C
+        # would leave it to the resource tracker, which warns about it. Workers show no bars.
+        from tqdm import tqdm
+        tqdm.set_lock(threading.RLock())
+    except ImportError:
+        pass
     if numba_threads:
         try:
             import numba
             numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
         except Exception:                       # no threading layer: keep numba's default
             pass
+    preload()
     if warm:
         warm_numba()
 
