@@ -181,7 +181,7 @@ def build_brian2(b2, rates: np.ndarray, w0: np.ndarray) -> dict:
     inp = b2.PoissonGroup(n_in, rates="stimulus(t, i)", namespace=ns, name="inputs")
     exc = b2.NeuronGroup(
         n_exc,
-        """dv/dt = ((v_rest - v) + ge*(E_exc - v) + gi*(E_inh - v)) / tau_m : volt (unless refractory)
+        """dv/dt = (v_rest - v + ge*(E_exc - v) + gi*(E_inh - v))/tau_m : volt (unless refractory)
         dge/dt = -ge / tau_ge : 1
         dgi/dt = -gi / tau_gi : 1
         dtheta/dt = -theta / tau_theta : volt""",
@@ -666,7 +666,8 @@ def main(argv=None) -> int:
     by = {(r["impl"], r["n_exc"]): r for r in rows}
     for n in sizes:
         if ("neuromem", n) in by and ("brian2_standalone", n) in by:
-            speedup[str(n)] = by[("brian2_standalone", n)]["wall_s"] / by[("neuromem", n)]["wall_s"]
+            speedup[str(n)] = (by[("brian2_standalone", n)]["wall_s"]
+                               / by[("neuromem", n)]["wall_s"])
     goals = evaluate_goals(rows)
     machine["loadavg_end"] = os.getloadavg()
     end_state = source_state()

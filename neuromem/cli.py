@@ -222,6 +222,25 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def cmd_energy(args) -> int:
+    from neuromem.energy import evaluate_result, format_energy_table, load_tech, store_energy
+    from neuromem.store import read_result
+
+    tech = load_tech(args.tech)
+    result = read_result(args.result)
+    evaluation = evaluate_result(result, tech)
+    stored = None if args.no_store else store_energy(args.result, evaluation)
+    if args.json:
+        out = dict(evaluation)
+        out["stored"] = stored
+        print(json.dumps(out, indent=2, default=_json_default))
+    else:
+        print(format_energy_table(evaluation, args.result))
+        if stored:
+            print(f"\nstored  {stored} in {args.result}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuromem",
@@ -284,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="summarise an HDF5 result file or a sweep")
     p.add_argument("file", help="a result file, a sweep's results.h5 or a sweep folder")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("energy", help="energy and latency per inference, spiking vs MAC mode, "
+                       "of a result file")
+    p.add_argument("result", help="a result file (.h5) whose extra holds energy_inputs")
+    p.add_argument("--tech", default="isaac_32nm", metavar="NAME|PATH.toml",
+                   help="technology preset: built-in name (isaac_32nm, neurram_130nm, "
+                   "spikesim_65nm) or a .toml file (default: isaac_32nm)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not add the report to the result file (metrics/energy/<tech>)")
+    p.set_defaults(func=cmd_energy)
     return parser
 
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from neuromem.kernels.pulse import pulse_update_cell
+from neuromem.kernels.pulse import pulse_step, pulse_update_cell
 from neuromem.kernels.rand import hash_normal, hash_uniform
 
 # Event counters (indices into the int64 ``events`` array).
@@ -102,7 +102,7 @@ def poisson_events(p, n_present, key, sample_id):
     return start, chans
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _stochastic_round(x, rng):
     n = math.floor(x)
     if rng.random() < x - n:
@@ -110,7 +110,32 @@ def _stochastic_round(x, rng):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _single_update(g, c, dw, p_max, continuous, lo, hi, a_ltp, a_ltd, sigma_ctoc, rng,
+                   key, sample_id, step):
+    """Pulses for one device with shared parameters and no faults; returns the pulses applied.
+
+    The same arithmetic as apply_weight_change + pulse_update_cell, with the per-cell
+    parameter lookups hoisted out of the loop (the engine's hot path). The stochastic
+    rounding draws a counter-based uniform keyed by (sample, step, cell): cheaper than a
+    Generator call, and most small updates round to zero pulses.
+    """
+    dp = dw * p_max
+    if not continuous:
+        n = math.floor(dp)
+        if hash_uniform(key, sample_id, step, c) < dp - n:
+            n += 1.0
+        dp = n
+    if dp == 0.0:
+        return 0.0
+    nv = pulse_step(g[c], dp, lo, hi, a_ltp, a_ltd, p_max)
+    if sigma_ctoc > 0.0:
+        nv += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
+    g[c] = lo if nv < lo else (hi if nv > hi else nv)
+    return dp
+
+
+@njit(cache=True, inline="always")
 def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
                         dmin_n, dmax_n, altp_n, altd_n, fault_n, linear_fast, events, rng):
@@ -208,10 +233,30 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                    and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
                    and not (altp_p[0] > 0.0 and math.isfinite(altp_p[0]))
                    and not (altd_p[0] > 0.0 and math.isfinite(altd_p[0])))
+    # one device per synapse with shared parameters and no faults: the update is inlined at
+    # the call sites with its parameters read once (same arithmetic as the general path)
+    fast_single = (not differential and dmin_p.shape[0] == 1 and dmax_p.shape[0] == 1
+                   and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
+                   and fault_p.shape[0] == 1 and fault_p[0] == 0)
+    fast_lo = dmin_p[0]
+    fast_hi = dmax_p[0]
+    fast_altp = altp_p[0]
+    fast_altd = altd_p[0]
+    fast_written = 0
+    fast_ltp = 0
+    fast_ltd = 0
+    fired = np.empty(n_out, dtype=np.int64)  # neurons with a post trace, in firing order
+    n_fired = 0
+    for j in range(n_out):
+        if t_post[j] != NEVER:
+            fired[n_fired] = j
+            n_fired += 1
     soft = spk[SOFT] > 0.5
     nearest = spk[NEAREST] > 0.5
     window_steps = int(round(spk[WINDOW] / dt))
     keyr = key ^ 0x5DEECE66D
+    key_pre = key ^ 0x2545F4914F6CDD1D    # stochastic rounding of pre-triggered updates
+    key_post = key ^ 0x1B873593           # and of post-triggered ones
     ev_ptr = 0
     for s in range(n_steps):
         # 1. state update
@@ -252,12 +297,10 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
             events[EV_ROW_ACTIVATIONS] += n_in_sp
             events[EV_CELLS_READ] += n_in_sp * (2 * n_out if differential else n_out + 1)
             if learn and rule == 1:
-                for j in range(n_out):
-                    if t_post[j] == NEVER:
-                        xpost_now[j] = 0.0
-                    else:
-                        xpost_now[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
-                                                            / spk[TAU_MINUS])
+                for f in range(n_fired):  # only neurons that fired have a post trace
+                    j = fired[f]
+                    xpost_now[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
+                                                        / spk[TAU_MINUS])
             for k in range(n_in_sp):
                 i = in_spikes[k]
                 base = i * n_out
@@ -278,7 +321,8 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                             x_pre[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt
                                                            / spk[TAU_PLUS]) + 1.0
                         t_pre[i] = s
-                        for j in range(n_out):
+                        for f in range(n_fired):
+                            j = fired[f]
                             if xpost_now[j] == 0.0:
                                 continue
                             c = base + j
@@ -287,10 +331,22 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                                 gn = g_neg[c] if differential else g_ref
                                 w = (g_pos[c] - gn) / span
                                 dw *= (w + 1.0) if differential else w
-                            apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
-                                                continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
-                                                altd_p, fault_p, dmin_n, dmax_n, altp_n,
-                                                altd_n, fault_n, linear_fast, events, rng)
+                            if fast_single:
+                                dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
+                                                    fast_hi, fast_altp, fast_altd, sigma_ctoc,
+                                                    rng, key_pre, sample_id, s)
+                                if dp != 0.0:
+                                    fast_written += 1
+                                    if dp > 0:
+                                        fast_ltp += math.ceil(dp) if continuous else round(dp)
+                                    else:
+                                        fast_ltd += math.ceil(-dp) if continuous else round(-dp)
+                            else:
+                                apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
+                                                    continuous, sigma_ctoc, dmin_p, dmax_p,
+                                                    altp_p, altd_p, fault_p, dmin_n, dmax_n,
+                                                    altp_n, altd_n, fault_n, linear_fast,
+                                                    events, rng)
                     elif rule == 2:
                         t_pre[i] = s
         # 3. synapses: neuron spikes (inhibition, post-synaptic learning)
@@ -313,13 +369,16 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                                                               / spk[TAU_PLUS])
                 for k in range(n_out_sp):
                     j = out_spikes[k]
+                    if t_post[j] == NEVER:
+                        fired[n_fired] = j
+                        n_fired += 1
                     if rule == 1:
                         if t_post[j] == NEVER or nearest:
                             x_post[j] = 1.0
                         else:
                             x_post[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
                                                              / spk[TAU_MINUS]) + 1.0
-                        t_post[j] = s
+                    t_post[j] = s
                     for i in range(n_in):
                         c = i * n_out + j
                         if rule == 1:
@@ -336,10 +395,21 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                                 dw *= (1.0 - w)
                             else:
                                 dw *= (w + 1.0) if differential else w
-                        apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
-                                            continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
-                                            altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
-                                            fault_n, linear_fast, events, rng)
+                        if fast_single:
+                            dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
+                                                fast_hi, fast_altp, fast_altd, sigma_ctoc, rng,
+                                                key_post, sample_id, s)
+                            if dp != 0.0:
+                                fast_written += 1
+                                if dp > 0:
+                                    fast_ltp += math.ceil(dp) if continuous else round(dp)
+                                else:
+                                    fast_ltd += math.ceil(-dp) if continuous else round(-dp)
+                        else:
+                            apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
+                                                continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
+                                                altd_p, fault_p, dmin_n, dmax_n, altp_n,
+                                                altd_n, fault_n, linear_fast, events, rng)
         # 4. resets
         for k in range(n_out_sp):
             j = out_spikes[k]
@@ -353,6 +423,9 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                 raster[raster_n[0], 1] = j
                 raster_n[0] += 1
     events[EV_STEPS] += n_steps
+    events[EV_CELLS_WRITTEN] += fast_written
+    events[EV_LTP_PULSES] += fast_ltp
+    events[EV_LTD_PULSES] += fast_ltd
     for j in range(n_out):  # step indices restart at 0 in the next sample
         if last_spike[j] != NEVER:
             last_spike[j] -= n_steps

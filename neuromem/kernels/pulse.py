@@ -21,7 +21,7 @@ def _at(arr, i):
     return arr[i] if arr.shape[0] > 1 else arr[0]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pulse_step(g, dp, g_min, g_max, a_ltp, a_ltd, p_max):
     """Noise-free conductance after ``dp`` pulses (dp > 0 potentiates, dp < 0 depresses).
 
@@ -50,7 +50,7 @@ def pulse_step(g, dp, g_min, g_max, a_ltp, a_ltd, p_max):
     return g
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
     """Apply ``dp`` pulses to cell ``i`` of ``g`` in place (C2C noise, bounds, stuck cells).
 

@@ -368,7 +368,7 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
     command : str, optional
         Recorded in each shard's provenance.
     warm : bool
-        Warm numba's cache on each worker before runs.
+        Warm numba's cache on each worker before runs (task modules are imported anyway).
     max_worker_deaths : int
         Give up on a run after its pool worker died this many times.
 
@@ -386,6 +386,13 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
         full): the sweep stops; every committed run stays on disk.
     SweepInterrupted
         On Ctrl-C: finished runs are kept, pending ones cancelled.
+
+    Notes
+    -----
+    The pool starts its workers with the ``spawn`` method (no copy of the driver's threads
+    and memory), which imports the calling script in each worker: a script that calls
+    ``run_sweep`` with the pool must do so under ``if __name__ == "__main__":``. Dask
+    workers must see `output` at the same path (a shared file system).
     """
     t_start = time.perf_counter()
     if force and not resume:

@@ -1,0 +1,841 @@
+"""The synthesized keyword corpus (``synth_kws``): the default keyword-spotting dataset.
+
+The ten keywords of Speech Commands (Warden 2018: yes no up down left right on off stop go) are
+spoken by espeak-ng (:mod:`neuromem.data.synth`) with every installed voice variant (104
+timbres) in every English accent (8), at several speaking rates and pitches, then augmented:
+time shift, gain and, optionally, procedurally generated background noise at a set SNR. Clips
+are 1 s at 16 kHz, 16-bit (like Speech Commands), returned as float32.
+
+Splits are voice-disjoint
+    A voice *variant* is the speaker: the variants are shuffled (seeded) and dealt to train /
+    validation / test by ``split_fractions`` (default 70/15/15: 73/16/15 of 104), so no
+    variant is heard in two splits. Accents, rates and pitches are shared, like dialects
+    across the speakers of a real corpus. Clips are dealt to splits in proportion to their
+    variants; within a split the labels rotate, so classes are balanced to one clip.
+
+Which clips
+    With ``n_clips`` set, each (split, word) cell draws its clips without replacement from all
+    (variant, accent, rate, pitch) combinations of that split (repeating the combinations only
+    when it needs more clips than there are); ``n_clips=None`` takes every combination once.
+
+SNR
+    :func:`add_noise` scales the noise so that ``10 log10(P_s / P_n) = snr_db`` exactly, with
+    ``P_s`` the mean square of the signal over its *active part* (the span of the word: from
+    the first to the last sample reaching -40 dB of the peak, see :func:`active_part`; in the
+    corpus, the placed word) and ``P_n`` the mean square of the added noise over the *whole*
+    clip. A short word therefore gets the same SNR as a long one (the convention of active
+    speech level, ITU-T P.56), where a whole-clip signal power would bury short words.
+
+Noise (no noise recordings exist here: all noise is generated from the clip's seed)
+    ``white``; ``pink`` (1/f power) and ``brown`` (1/f^2) from shaped white noise, flat below
+    20 Hz; ``hum``: 50 or 60 Hz mains hum with 8 harmonics (amplitude 1/k, random phases) over
+    a white floor 30 dB down; ``babble``: 4-7 overlapping non-keyword words (Speech Commands'
+    fillers: bed, bird, cat, ...) spoken by voices *of the same split* (so noise never leaks
+    a voice across splits), each 0-6 dB down. Each clip draws one kind from ``noise_kinds``.
+
+Order of operations per clip: synthesize (22.05 kHz) -> trim to the word (-40 dB of the peak,
+5 ms margins) -> resample to 16 kHz (``scipy.signal.resample_poly``) -> scale to an RMS of
+``level_dbfs`` -> place in the 1 s window, centred then shifted by U(-shift_s, shift_s) (kept
+inside the window; a word longer than the window is centre-cropped) -> add noise -> gain
+U(gain_db) -> round to 16 bits (clipping counted).
+
+Determinism
+    The plan (splits, clips) draws from ``SeedSequence(seed, spawn_key=(0,))``; clip ``i``'s
+    augmentation from ``spawn_key=(1, i, 0)`` and its noise from ``(1, i, 1)``. The words
+    themselves depend only on their arguments (see :mod:`neuromem.data.synth`), so the same
+    config gives bit-identical clips serially or in a process pool of any size. The clean and
+    noisy corpora of one seed share clips, shifts and gains.
+
+Cache
+    :func:`load_corpus` keeps corpora as HDF5 files ``synth_kws-<key>.h5`` in ``cache_dir``
+    (default ``$NEUROMEM_CACHE`` or ``~/.cache/neuromem``), ``key`` a hash of the resolved
+    config and the espeak-ng version, written atomically (tmp + fsync + ``os.replace``) with
+    Fletcher-32 checksums; a damaged or mismatching file is reported (``UserWarning``) and
+    regenerated.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from neuromem.exceptions import ConfigError, DataError
+from neuromem.schema import closest
+
+__all__ = ["KEYWORDS", "FILLER_WORDS", "NOISE_KINDS", "SPLITS", "CorpusConfig", "Corpus",
+           "load_corpus", "generate_corpus", "add_noise", "active_part", "make_noise",
+           "default_cache_dir", "cache_path", "config_from_card"]
+
+#: The 10 keywords of the Speech Commands 12-class task (Warden 2018).
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+#: Speech Commands' non-keywords: the words babble noise is made of.
+FILLER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree",
+                "wow", "zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                "nine", "backward", "follow", "forward", "learn", "visual")
+NOISE_KINDS = ("white", "pink", "brown", "babble", "hum")
+#: Split names, as in :mod:`neuromem.data.loaders`.
+SPLITS = ("train", "validation", "test")
+
+_FORMAT = "neuromem-synth-kws"
+_FORMAT_VERSION = 1          # bump when the generator changes what a config produces
+_CHUNK_CLIPS = 50            # clips per pool task (results do not depend on it)
+_BANK_SIZE = 24              # babble words per split
+_ACTIVE_DB = -40.0           # active part / trim threshold, dB re the peak
+_TRIM_MARGIN_S = 0.005
+_N_RECORDS = 7               # per clip: shift_s, gain_db, snr_db, noise, clipped, word span
+
+
+def _tuple(value, name: str, kind) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"expected a list, got {value!r}", key=name)
+    items = tuple(value)
+    for item in items:
+        ok = isinstance(item, kind) and not isinstance(item, bool)
+        if not ok:
+            raise ConfigError(f"expected a list of {kind.__name__}, got {item!r}", key=name)
+    if not items or len(set(items)) != len(items):
+        raise ConfigError(f"expected a non-empty list without duplicates, got {value!r}",
+                          key=name)
+    return items
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value!r}", key=name)
+    return float(value)
+
+
+def _range(value, name: str) -> tuple[float, float]:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        lo, hi = (_number(v, name) for v in value)
+        if lo <= hi:
+            return lo, hi
+    raise ConfigError(f"expected [low, high] with low <= high, got {value!r}", key=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusConfig:
+    """What the synthesized keyword corpus holds (every field is part of the cache key).
+
+    Parameters
+    ----------
+    words : tuple of str
+        The classes, in label order (default :data:`KEYWORDS`).
+    accents : tuple of str, optional
+        English accents (:func:`~neuromem.data.synth.english_accents`); None = all installed.
+    variants : tuple of str, optional
+        Voice variants (:func:`~neuromem.data.synth.voice_variants`); None = all installed.
+    n_variants : int, optional
+        Use a seeded subset of this many of `variants` (None = all of them).
+    rates_wpm : tuple of int, words per minute
+        Speaking rates, each in [80, 450].
+    pitches : tuple of int
+        Base pitches on espeak's 0-100 scale.
+    n_clips : int, optional
+        Number of clips (sampled without replacement per split and word); None = every
+        (word, variant, accent, rate, pitch) combination once.
+    snr_db : float or (float, float), dB, optional
+        Background noise SNR (see the module docstring), fixed or uniform in a range;
+        None = clean.
+    noise_kinds : tuple of str
+        Noise kinds drawn uniformly per clip, from :data:`NOISE_KINDS`.
+    shift_s : float, s
+        Largest time shift of the word from the centre of the window (uniform, +-).
+    gain_db : (float, float), dB
+        Range of the gain applied to the finished clip (uniform).
+    level_dbfs : float, dB re full scale
+        RMS of the word before the gain.
+    split_fractions : (float, float, float)
+        Fractions of the voice variants in train, validation and test (sum 1; train > 0).
+    seed : int
+        Seed of all draws (numpy SeedSequence).
+    sample_rate_Hz : int, Hz
+    duration_s : float, s
+        Clip length.
+    """
+
+    words: tuple[str, ...] = KEYWORDS
+    accents: tuple[str, ...] | None = None
+    variants: tuple[str, ...] | None = None
+    n_variants: int | None = None
+    rates_wpm: tuple[int, ...] = (130, 155, 175, 200, 230)
+    pitches: tuple[int, ...] = (30, 40, 50, 60, 70)
+    n_clips: int | None = 8000
+    snr_db: float | tuple[float, float] | None = None
+    noise_kinds: tuple[str, ...] = NOISE_KINDS
+    shift_s: float = 0.1
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    level_dbfs: float = -26.0
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    seed: int = 0
+    sample_rate_Hz: int = 16000
+    duration_s: float = 1.0
+
+    def __post_init__(self):
+        from neuromem.data.synth import PITCH_RANGE, RATE_RANGE_WPM
+
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("words", _tuple(self.words, "words", str))
+        for name in ("accents", "variants"):
+            if getattr(self, name) is not None:
+                put(name, _tuple(getattr(self, name), name, str))
+        for name, bounds in (("rates_wpm", RATE_RANGE_WPM), ("pitches", PITCH_RANGE)):
+            values = _tuple(getattr(self, name), name, int)
+            if not all(bounds[0] <= v <= bounds[1] for v in values):
+                raise ConfigError(f"expected values in [{bounds[0]}, {bounds[1]}], got "
+                                  f"{list(values)}", key=name)
+            put(name, values)
+        for name in ("n_variants", "n_clips"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ConfigError(f"expected a positive integer or None, got {value!r}",
+                                  key=name)
+        if self.snr_db is not None:
+            put("snr_db", _range(self.snr_db, "snr_db") if isinstance(self.snr_db, (list, tuple))
+                else _number(self.snr_db, "snr_db"))
+        kinds = _tuple(self.noise_kinds, "noise_kinds", str)
+        for kind in kinds:
+            if kind not in NOISE_KINDS:
+                raise ConfigError(f"unknown noise kind {kind!r}{closest(kind, NOISE_KINDS)}; "
+                                  f"known: {', '.join(NOISE_KINDS)}", key="noise_kinds")
+        put("noise_kinds", kinds)
+        put("gain_db", _range(self.gain_db, "gain_db"))
+        put("level_dbfs", _number(self.level_dbfs, "level_dbfs"))
+        shift = _number(self.shift_s, "shift_s")
+        if shift < 0:
+            raise ConfigError(f"expected a value >= 0, got {shift}", key="shift_s")
+        put("shift_s", shift)
+        fr = self.split_fractions
+        if (not isinstance(fr, (list, tuple)) or len(fr) != 3
+                or any(_number(f, "split_fractions") < 0 for f in fr)
+                or abs(sum(fr) - 1) > 1e-9 or fr[0] <= 0):
+            raise ConfigError("expected three fractions >= 0 (train, validation, test) "
+                              f"summing to 1 with train > 0, got {fr!r}",
+                              key="split_fractions")
+        put("split_fractions", tuple(float(f) for f in fr))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"expected an integer >= 0, got {self.seed!r}", key="seed")
+        if (isinstance(self.sample_rate_Hz, bool) or not isinstance(self.sample_rate_Hz, int)
+                or not 4000 <= self.sample_rate_Hz <= 48000):
+            raise ConfigError(f"expected an integer in [4000, 48000], got "
+                              f"{self.sample_rate_Hz!r}", key="sample_rate_Hz")
+        duration = _number(self.duration_s, "duration_s")
+        if not 0.1 <= duration <= 10:
+            raise ConfigError(f"expected a value in [0.1, 10], got {duration}", key="duration_s")
+        put("duration_s", duration)
+
+    @classmethod
+    def from_mapping(cls, data, *, file=None) -> CorpusConfig:
+        """Build from a card's ``[parameters]`` table; ``"all"`` stands for None where None
+        means everything (``variants``, ``n_variants``, ``n_clips``, ``accents``)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in dict(data).items():
+            if key not in fields:
+                raise ConfigError(f"unknown key{closest(key, fields)}; known keys: "
+                                  f"{', '.join(sorted(fields))}", file=file,
+                                  key=f"parameters.{key}")
+            if value == "all" and key in ("variants", "n_variants", "n_clips", "accents"):
+                value = None
+            values[key] = value
+        try:
+            return cls(**values)
+        except ConfigError as err:
+            raise ConfigError(err.reason, file=file, key=f"parameters.{err.key}") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def config_from_card(name_or_path="synth_kws") -> CorpusConfig:
+    """The :class:`CorpusConfig` of a ``synth_kws`` dataset card (built-in name or path).
+
+    The card's ``[parameters.front_end]`` and ``[parameters.encoder]`` tables describe the
+    processing after the corpus and are not part of it.
+    """
+    from neuromem.cards import find_card, load_toml
+
+    path = find_card(name_or_path, "datasets")
+    data = load_toml(path)
+    if data.get("kind") != "synth_kws":
+        raise ConfigError(f"expected kind = 'synth_kws', got {data.get('kind')!r}", file=path,
+                          key="kind")
+    table = dict(data.get("parameters", {}))
+    table.pop("front_end", None)
+    table.pop("encoder", None)
+    return CorpusConfig.from_mapping(table, file=path)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Corpus:
+    """A synthesized keyword corpus: clips and, per clip, how it was made.
+
+    Attributes
+    ----------
+    waveforms : ndarray of float32, shape (n, sample_rate_Hz * duration_s)
+        16-bit samples / 32768.
+    labels : ndarray of int64, shape (n,)
+        Index into `label_names`.
+    label_names : tuple of str
+    split : ndarray of str, shape (n,)
+        ``"train"``, ``"validation"`` or ``"test"`` (voice-disjoint).
+    voice : ndarray of int64
+        Index into `voices` (the voice variant: the speaker).
+    voices : tuple of str
+    accent : ndarray of int64
+        Index into `accents`.
+    accents : tuple of str
+    rate_wpm, pitch : ndarray of int64
+    shift_s, gain_db : ndarray of float64
+        The time shift applied (s, after keeping the word inside the window) and the gain (dB).
+    snr_db : ndarray of float64
+        NaN for clean clips.
+    noise : ndarray of int64
+        Index into `noise_kinds`, -1 for clean clips.
+    noise_kinds : tuple of str
+    clipped : ndarray of int64
+        Samples clipped at 16-bit full scale.
+    word_span : ndarray of int64, shape (n, 2)
+        Where the word is: samples ``[start, stop)`` of the clip (the active part of the SNR).
+    sample_rate_Hz : int
+    config : CorpusConfig
+    path : Path or None
+        The cache file it was read from or written to.
+    """
+
+    waveforms: np.ndarray
+    labels: np.ndarray
+    label_names: tuple[str, ...]
+    split: np.ndarray
+    voice: np.ndarray
+    voices: tuple[str, ...]
+    accent: np.ndarray
+    accents: tuple[str, ...]
+    rate_wpm: np.ndarray
+    pitch: np.ndarray
+    shift_s: np.ndarray
+    gain_db: np.ndarray
+    snr_db: np.ndarray
+    noise: np.ndarray
+    noise_kinds: tuple[str, ...]
+    clipped: np.ndarray
+    word_span: np.ndarray
+    sample_rate_Hz: int
+    config: CorpusConfig
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    def select(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(waveforms, labels)`` of one split."""
+        if split not in SPLITS:
+            raise ConfigError(f"unknown split {split!r}{closest(split, SPLITS)}; "
+                              f"known: {', '.join(SPLITS)}", key="split")
+        mask = self.split == split
+        return self.waveforms[mask], self.labels[mask]
+
+
+# --------------------------------------------------------------------------------- SNR, noise
+
+def active_part(x: np.ndarray, threshold_db: float = _ACTIVE_DB) -> slice:
+    """The span of `x` from the first to the last sample within `threshold_db` of its peak.
+
+    Examples
+    --------
+    >>> active_part(np.array([0.0, 0.001, 0.5, -1.0, 0.2, 0.0]))
+    slice(2, 5, None)
+    """
+    mag = np.abs(np.asarray(x, dtype=np.float64))
+    peak = mag.max(initial=0.0)
+    if peak == 0:
+        raise DataError("the signal is silent: it has no active part")
+    idx = np.flatnonzero(mag >= peak * 10.0 ** (threshold_db / 20.0))
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
+def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator, *,
+              active: slice | np.ndarray | None = None) -> np.ndarray:
+    """`x` plus `noise` scaled to a signal-to-noise ratio of `snr_db`.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        The clean signal.
+    noise : ndarray, shape (m,), m >= n
+        If longer than `x`, a segment starting at a random offset (drawn from `rng`) is used.
+    snr_db : float, dB
+    rng : numpy.random.Generator
+        Only drawn from when the noise is longer than the signal.
+    active : slice or bool ndarray, optional
+        Where the signal is (default :func:`active_part` of `x`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, float32 for a float32 `x`, else float64. Not clipped.
+
+    Notes
+    -----
+    With :math:`P_s` the mean square of `x` over `active` and :math:`P_n` the mean square of
+    the (selected) noise over all n samples, the noise is multiplied by
+    :math:`\\sqrt{P_s / (P_n 10^{snr/10})}`, so that :math:`10\\log_{10}(P_s/P_n') = snr` for
+    the added noise :math:`n'` (up to floating-point rounding).
+    """
+    x = np.asarray(x)
+    noise = np.asarray(noise, dtype=np.float64)
+    if x.ndim != 1 or noise.ndim != 1:
+        raise ConfigError(f"expected 1-D signal and noise, got shapes {x.shape} and "
+                          f"{noise.shape}", key="x")
+    snr_db = _number(snr_db, "snr_db")
+    n = x.size
+    if noise.size < n:
+        raise ConfigError(f"the noise ({noise.size} samples) is shorter than the signal ({n})",
+                          key="noise")
+    if noise.size > n:
+        start = int(rng.integers(0, noise.size - n + 1))
+        noise = noise[start:start + n]
+    signal = x.astype(np.float64)
+    region = active_part(signal) if active is None else active
+    p_signal = float(np.mean(signal[region] ** 2))
+    p_noise = float(np.mean(noise ** 2))
+    if not p_signal > 0:
+        raise DataError("the signal is silent over its active part: SNR undefined")
+    if not p_noise > 0 or not math.isfinite(p_noise):
+        raise DataError(f"the noise power is {p_noise}: cannot scale it to an SNR")
+    y = signal + noise * math.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return y.astype(np.float32) if x.dtype == np.float32 else y
+
+
+def _coloured(n: int, rng, sample_rate_Hz: int, exponent: float) -> np.ndarray:
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.fft.rfftfreq(n, 1.0 / sample_rate_Hz), 20.0)
+    spectrum *= f ** (-exponent / 2.0)
+    spectrum[0] = 0.0
+    return np.fft.irfft(spectrum, n)
+
+
+def make_noise(kind: str, n: int, rng: np.random.Generator, sample_rate_Hz: int = 16000,
+               babble_words=()) -> np.ndarray:
+    """`n` samples of noise of one of :data:`NOISE_KINDS` (module docstring), unit RMS.
+
+    ``babble`` needs `babble_words`: a sequence of 1-D arrays (words at `sample_rate_Hz`).
+    """
+    if kind == "white":
+        x = rng.standard_normal(n)
+    elif kind in ("pink", "brown"):
+        x = _coloured(n, rng, sample_rate_Hz, 1.0 if kind == "pink" else 2.0)
+    elif kind == "hum":
+        t = np.arange(n) / sample_rate_Hz
+        f0 = (50.0, 60.0)[int(rng.integers(2))]
+        phases = rng.uniform(0.0, 2 * np.pi, 8)
+        k = np.arange(1, 9)[:, None]
+        x = (np.sin(2 * np.pi * f0 * k * t + phases[:, None]) / k).sum(axis=0)
+        x = x / np.sqrt(np.mean(x ** 2)) + 10 ** (-30 / 20) * rng.standard_normal(n)
+    elif kind == "babble":
+        if len(babble_words) == 0:
+            raise ConfigError("babble noise needs words to mix", key="babble_words")
+        x = np.zeros(n)
+        for _ in range(int(rng.integers(4, 8))):
+            word = babble_words[int(rng.integers(len(babble_words)))]
+            size = min(word.size, n)
+            start = int(rng.integers(-(size // 2), n - size // 2 + 1))
+            lo, hi = max(start, 0), min(start + size, n)
+            x[lo:hi] += word[lo - start:hi - start] * 10 ** (rng.uniform(-6.0, 0.0) / 20)
+    else:
+        raise ConfigError(f"unknown noise kind {kind!r}{closest(kind, NOISE_KINDS)}",
+                          key="noise_kinds")
+    rms = math.sqrt(float(np.mean(x ** 2)))
+    if rms == 0:
+        raise DataError(f"{kind} noise came out silent")
+    return x / rms
+
+
+# ------------------------------------------------------------------------------ the clip plan
+
+def _apportion(total: int, weights) -> np.ndarray:
+    """Integers proportional to `weights` summing to `total` (largest remainder)."""
+    w = np.asarray(weights, dtype=np.float64)
+    exact = total * w / w.sum()
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:total - counts.sum()]] += 1
+    return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    variants: tuple[str, ...]
+    accents: tuple[str, ...]
+    variant_split: np.ndarray            # split index of each variant
+    clips: np.ndarray                    # (n, 6): label, variant, accent, rate, pitch, split
+    bank: tuple                          # per split: ((word, variant, accent, rate, pitch), ...)
+
+
+def _resolve_voices(config: CorpusConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from neuromem.data import synth
+    installed_a, installed_v = synth.english_accents(), synth.voice_variants()
+    accents = config.accents or installed_a
+    variants = tuple(sorted(config.variants or installed_v))
+    for name, chosen, have in (("accents", accents, installed_a),
+                               ("variants", variants, installed_v)):
+        for item in chosen:
+            if item not in have:
+                raise ConfigError(f"{item!r} is not installed{closest(item, have)}", key=name)
+    return variants, accents
+
+
+def _plan(config: CorpusConfig) -> _Plan:
+    variants, accents = _resolve_voices(config)
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
+    if config.n_variants is not None:
+        if config.n_variants > len(variants):
+            raise ConfigError(f"asked for {config.n_variants} variants, {len(variants)} "
+                              "available", key="n_variants")
+        variants = tuple(sorted(str(v) for v in rng.choice(variants, config.n_variants,
+                                                           replace=False)))
+    fractions = np.array(config.split_fractions)
+    counts = _apportion(len(variants), fractions)
+    for s in np.flatnonzero((fractions > 0) & (counts == 0)):
+        donor = int(np.argmax(counts))
+        if counts[donor] < 2:
+            raise ConfigError(f"{len(variants)} voice variants cannot fill the splits "
+                              f"{config.split_fractions}", key="n_variants")
+        counts[donor] -= 1
+        counts[s] += 1
+    variant_split = np.repeat(np.arange(3), counts)[rng.permutation(len(variants))]
+    n_words, shape_rest = len(config.words), (len(accents), len(config.rates_wpm),
+                                              len(config.pitches))
+    if config.n_clips is None:
+        per_split = counts * n_words * int(np.prod(shape_rest))
+    else:
+        per_split = _apportion(config.n_clips, counts)
+    rows, offset = [], 0
+    for s in range(3):
+        members = np.flatnonzero(variant_split == s)
+        labels = (np.arange(per_split[s]) + offset) % n_words
+        offset += per_split[s]
+        cells = []
+        shape = (members.size, *shape_rest)
+        size = int(np.prod(shape))
+        for w in range(n_words):
+            k = int(np.sum(labels == w))
+            pick = np.concatenate([rng.permutation(size) for _ in range(k // size)]
+                                  + [rng.choice(size, k % size, replace=False)])
+            v, a, r, p = np.unravel_index(pick.astype(np.int64), shape)
+            cells.append(np.column_stack([np.full(k, w), members[v], a, r, p, np.full(k, s)]))
+        block = np.concatenate(cells) if cells else np.zeros((0, 6), np.int64)
+        rows.append(block[rng.permutation(len(block))])
+    bank = []
+    for s in range(3):
+        members = np.flatnonzero(variant_split == s)
+        if members.size == 0:
+            bank.append(())
+            continue
+        bank.append(tuple((FILLER_WORDS[rng.integers(len(FILLER_WORDS))],
+                           int(members[rng.integers(members.size)]),
+                           int(rng.integers(len(accents))),
+                           int(rng.integers(len(config.rates_wpm))),
+                           int(rng.integers(len(config.pitches))))
+                          for _ in range(_BANK_SIZE)))
+    return _Plan(variants, accents, variant_split, np.concatenate(rows).astype(np.int64),
+                 tuple(bank))
+
+
+# ------------------------------------------------------------------------ rendering the clips
+
+@functools.cache
+def _resampling_filter(up: int, down: int) -> np.ndarray:
+    """resample_poly's own default filter (Kaiser, beta 5), designed once per ratio."""
+    from scipy.signal import firwin
+    rate = max(up, down)
+    return firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+
+
+@functools.lru_cache(maxsize=512)
+def _word(word: str, accent: str, variant: str, rate_wpm: int, pitch: int,
+          sample_rate_Hz: int, level_dbfs: float) -> np.ndarray:
+    """One word: synthesized, trimmed, resampled, scaled to `level_dbfs` RMS (read-only)."""
+    from scipy.signal import resample_poly
+
+    from neuromem.data.synth import synthesize
+    wave, fs = synthesize(word, accent, variant, rate_wpm, pitch)
+    x = wave.astype(np.float64)
+    span = active_part(x)
+    margin = int(round(_TRIM_MARGIN_S * fs))
+    x = x[max(span.start - margin, 0):span.stop + margin]
+    g = math.gcd(sample_rate_Hz, fs)
+    up, down = sample_rate_Hz // g, fs // g
+    x = resample_poly(x, up, down, window=_resampling_filter(up, down))
+    x *= 10 ** (level_dbfs / 20) / math.sqrt(float(np.mean(x ** 2)))
+    x.flags.writeable = False
+    return x
+
+
+def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, clips: np.ndarray):
+    """Render clips ``first, first + 1, ...`` (rows of the plan): int16 audio and records."""
+    fs = config.sample_rate_Hz
+    n = int(round(config.duration_s * fs))
+    audio = np.zeros((len(clips), n), np.int16)
+    records = np.zeros((len(clips), _N_RECORDS))
+    for j, (label, v, a, r, p, s) in enumerate(clips):
+        seed = config.seed
+        aug = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, first + j, 0)))
+        noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, first + j,
+                                                                                  1)))
+        shift, gain, u = aug.uniform(-1, 1), aug.uniform(*config.gain_db), aug.uniform()
+        kind = int(aug.integers(len(config.noise_kinds)))
+        word = _word(config.words[label], accents[a], variants[v], config.rates_wpm[r],
+                     config.pitches[p], fs, config.level_dbfs)
+        if word.size > n:
+            cut = (word.size - n) // 2
+            word, start, centre = word[cut:cut + n], 0, 0
+        else:
+            centre = (n - word.size) // 2
+            start = min(max(centre + int(round(shift * config.shift_s * fs)), 0), n - word.size)
+        clean = np.zeros(n)
+        clean[start:start + word.size] = word
+        y, snr, kind_id = clean, math.nan, -1
+        if config.snr_db is not None:
+            lo, hi = (config.snr_db, config.snr_db) if not isinstance(config.snr_db, tuple) \
+                else config.snr_db
+            snr, kind_id = lo + u * (hi - lo), kind
+            babble = ()
+            if config.noise_kinds[kind] == "babble":
+                babble = [_word(w, accents[ba], variants[bv], config.rates_wpm[br],
+                                config.pitches[bp], fs, config.level_dbfs)
+                          for w, bv, ba, br, bp in bank[s]]
+            noise = make_noise(config.noise_kinds[kind], n, noise_rng, fs, babble)
+            y = add_noise(clean, noise, snr, noise_rng, active=slice(start, start + word.size))
+        scaled = np.round(y * 10 ** (gain / 20) * 32768.0)
+        over = (scaled > 32767) | (scaled < -32768)
+        audio[j] = np.clip(scaled, -32768, 32767).astype(np.int16)
+        records[j] = ((start - centre) / fs, gain, snr, kind_id, int(over.sum()), start,
+                      start + word.size)
+    return first, audio, records
+
+
+def _workers(requested: int | None, n_tasks: int) -> int:
+    if requested is not None:
+        if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+            raise ConfigError(f"expected a positive number of workers, got {requested!r}",
+                              key="workers")
+        return min(requested, max(n_tasks, 1))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_tasks))
+
+
+def _generate(config: CorpusConfig, progress: bool, workers: int | None):
+    """(plan, int16 audio, records) of `config`."""
+    from tqdm.auto import tqdm
+
+    plan = _plan(config)
+    n_clips = len(plan.clips)
+    n = int(round(config.duration_s * config.sample_rate_Hz))
+    audio = np.zeros((n_clips, n), np.int16)
+    records = np.zeros((n_clips, _N_RECORDS))
+    starts = list(range(0, n_clips, _CHUNK_CLIPS))
+    args = (config, plan.variants, plan.accents, plan.bank)
+    n_workers = _workers(workers, len(starts))
+
+    def store(first, chunk, rec):
+        audio[first:first + len(chunk)], records[first:first + len(chunk)] = chunk, rec
+        bar.update(len(chunk))
+
+    bar = tqdm(total=n_clips, desc="synth_kws", unit="clip", disable=not progress)
+    try:
+        if n_workers == 1:
+            for i in starts:
+                store(*_render_chunk(*args, i, plan.clips[i:i + _CHUNK_CLIPS]))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+                futures = [pool.submit(_render_chunk, *args, i, plan.clips[i:i + _CHUNK_CLIPS])
+                           for i in starts]
+                try:
+                    for future in cf.as_completed(futures):
+                        store(*future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    except cf.process.BrokenProcessPool as exc:
+        raise DataError(f"a synthesis worker died: {exc}") from exc
+    finally:
+        bar.close()
+    return plan, audio, records
+
+
+def generate_corpus(config: CorpusConfig | None = None, progress: bool = True, *,
+                    workers: int | None = None) -> Corpus:
+    """Synthesize the corpus of `config` (no cache; see :func:`load_corpus`).
+
+    `workers` processes (spawned, one synthesizer each; default: the cores available; 1 runs
+    in this process) render chunks of clips; the result does not depend on their number.
+    """
+    config = CorpusConfig() if config is None else config
+    plan, audio, records = _generate(config, progress, workers)
+    return _corpus(config, plan.variants, plan.accents, plan.clips, audio, records)
+
+
+def _corpus(config, variants, accents, clips, audio, records, path=None) -> Corpus:
+    waveforms = audio.astype(np.float32)
+    waveforms *= np.float32(1 / 32768)
+    as_int = functools.partial(np.asarray, dtype=np.int64)
+    return Corpus(waveforms=waveforms, labels=as_int(clips[:, 0]), label_names=config.words,
+                  split=np.asarray(SPLITS)[clips[:, 5]], voice=as_int(clips[:, 1]),
+                  voices=tuple(variants), accent=as_int(clips[:, 2]), accents=tuple(accents),
+                  rate_wpm=as_int(np.asarray(config.rates_wpm)[clips[:, 3]]),
+                  pitch=as_int(np.asarray(config.pitches)[clips[:, 4]]),
+                  shift_s=records[:, 0].copy(), gain_db=records[:, 1].copy(),
+                  snr_db=records[:, 2].copy(), noise=as_int(records[:, 3]),
+                  noise_kinds=config.noise_kinds, clipped=as_int(records[:, 4]),
+                  word_span=as_int(records[:, 5:7]),
+                  sample_rate_Hz=config.sample_rate_Hz, config=config, path=path)
+
+
+# --------------------------------------------------------------------------------------- cache
+
+def default_cache_dir() -> Path:
+    """``$NEUROMEM_CACHE`` if set, else ``~/.cache/neuromem``."""
+    env = os.environ.get("NEUROMEM_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "neuromem"
+
+
+def _key(config: CorpusConfig) -> tuple[str, str]:
+    from neuromem.data.synth import espeak_version
+    variants, accents = _resolve_voices(config)
+    described = dict(config.to_dict(), variants=list(variants), accents=list(accents),
+                     espeak_ng=espeak_version(), generator=_FORMAT_VERSION)
+    text = json.dumps(described, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16], text
+
+
+def cache_path(config: CorpusConfig, cache_dir=None) -> Path:
+    """The cache file of `config`: ``cache_dir / synth_kws-<key>.h5``."""
+    folder = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+    return folder / f"synth_kws-{_key(config)[0]}.h5"
+
+
+def _write_cache(path: Path, variants, accents, clips: np.ndarray, audio: np.ndarray,
+                 records: np.ndarray, described: str) -> None:
+    import h5py
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"], f.attrs["format_version"] = _FORMAT, _FORMAT_VERSION
+            f.attrs["config"] = described
+            rows = min(len(audio), 64) or 1
+            f.create_dataset("audio", data=audio, chunks=(rows, audio.shape[1]),
+                             compression="gzip", compression_opts=1, shuffle=True,
+                             fletcher32=True)
+            f.create_dataset("clips", data=clips, fletcher32=True, chunks=True)
+            f.create_dataset("records", data=records, fletcher32=True, chunks=True)
+            strings = h5py.string_dtype()
+            for name, names in (("voices", variants), ("accents", accents)):
+                f.create_dataset(name, data=np.asarray(names, dtype=object), dtype=strings)
+            f.attrs["complete"] = True
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _read_cache(path: Path, config: CorpusConfig, described: str) -> Corpus:
+    """Read a cache file; any problem raises DataError naming it."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            complete = f.attrs.get("complete")
+            if f.attrs.get("format") != _FORMAT or not (isinstance(complete, np.bool_)
+                                                         and complete):
+                raise DataError("not a complete synth_kws cache file")
+            if f.attrs.get("format_version") != _FORMAT_VERSION or f.attrs["config"] != described:
+                raise DataError("written for another config or generator version")
+            audio, clips, records = f["audio"][()], f["clips"][()], f["records"][()]
+            variants = tuple(f["voices"].asstr()[()])
+            accents = tuple(f["accents"].asstr()[()])
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    except Exception as exc:
+        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    n = int(round(config.duration_s * config.sample_rate_Hz))
+    if (audio.dtype != np.int16 or audio.ndim != 2 or audio.shape[1] != n
+            or clips.shape != (len(audio), 6) or records.shape != (len(audio), _N_RECORDS)):
+        raise DataError(f"{path}: arrays of inconsistent shapes")
+    return _corpus(config, variants, accents, clips, audio, records, path=path)
+
+
+def load_corpus(config: CorpusConfig | None = None, cache_dir=None, progress: bool = True, *,
+                workers: int | None = None) -> Corpus:
+    """The corpus of `config`, from the cache if there, else generated and cached.
+
+    Parameters
+    ----------
+    config : CorpusConfig, optional
+        Default: ``CorpusConfig()`` (8,000 clean clips).
+    cache_dir : str or path-like, optional
+        Default :func:`default_cache_dir`; created if missing.
+    progress : bool
+        Show a tqdm progress bar while generating.
+    workers : int, optional
+        Processes for generating (see :func:`generate_corpus`).
+
+    Returns
+    -------
+    Corpus
+
+    Notes
+    -----
+    A damaged cache file (truncated, checksum error, wrong contents) is reported with a
+    ``UserWarning`` and regenerated. If the cache cannot be written (read-only folder, disk
+    full), a warning says so and the generated corpus is returned all the same. Generation
+    spawns worker processes: a script calling this must guard its top level with
+    ``if __name__ == "__main__":``.
+    """
+    config = CorpusConfig() if config is None else config
+    path = cache_path(config, cache_dir)
+    described = _key(config)[1]
+    if path.exists():
+        try:
+            return _read_cache(path, config, described)
+        except DataError as exc:
+            warnings.warn(f"damaged corpus cache, regenerating: {exc}", stacklevel=2)
+    plan, audio, records = _generate(config, progress, workers)
+    saved = path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(path, plan.variants, plan.accents, plan.clips, audio, records, described)
+    except OSError as exc:
+        warnings.warn(f"cannot write the corpus cache {path}: {exc}; returning the corpus "
+                      "uncached", stacklevel=2)
+        saved = None
+    return _corpus(config, plan.variants, plan.accents, plan.clips, audio, records, path=saved)
