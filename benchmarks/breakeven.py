@@ -44,9 +44,9 @@ spikesim_65nm   0.34    0.43    0.27    0.18    0.075
 =============== ======= ======= ======= ======= ======= =====================
 
 Against ADC resolution (784x100, T = 64) the break-even moves slowly (isaac_32nm 3.8 at
-4 bits, 6.8 at 10 bits; neurram_130nm 1.9 to 2.3): the ADC is one of several MAC costs. The digital neuron's
-own converter (spikesim_65nm) stays at the preset's resolution; ``--adc-bits`` sweeps the
-MAC mode's ADC.
+4 bits, 6.8 at 10 bits; neurram_130nm 1.9 to 2.3): the ADC is one of several MAC costs.
+The digital neuron's own converter (spikesim_65nm) stays at the preset's resolution;
+``--adc-bits`` sweeps the MAC mode's ADC.
 
 Which costs dominate (784x100, T = 64, MAC with 7-bit bit-serial inputs, TaOx/HfOx card read
 at 0.5 V for 10 ns, 13.8 fJ per cell read at mid-window):

@@ -144,7 +144,7 @@ def load_device(name_or_path) -> DeviceCard:
 # --------------------------------------------------------------------------- network cards
 
 _NETWORK_TOP_KEYS = {"name", "summary", "task", "device", "network", "neuron", "stdp", "data",
-                     "quick", "seed"}
+                     "features", "delta", "energy", "quick", "seed"}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

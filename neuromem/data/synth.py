@@ -48,7 +48,7 @@ from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import closest
 
 __all__ = ["synthesize", "english_accents", "voice_variants", "espeak_version",
-           "RATE_RANGE_WPM", "PITCH_RANGE"]
+           "RATE_RANGE_WPM", "PITCH_RANGE", "MAX_TEXT_CHARS"]
 
 #: Speaking rates espeak-ng accepts, in words per minute (inclusive).
 RATE_RANGE_WPM = (80, 450)

@@ -74,6 +74,11 @@ class ConductanceStats:
         if self.mapping not in _MAPPINGS:
             raise ConfigError(f"expected one of {_MAPPINGS}, got {self.mapping!r}",
                               key="mapping")
+        if self.cells_per_row is not None and (isinstance(self.cells_per_row, bool) or
+                                               int(self.cells_per_row) != self.cells_per_row
+                                               or self.cells_per_row < 1):
+            raise ConfigError(f"expected a whole number of cells >= 1, got "
+                              f"{self.cells_per_row!r}", key="cells_per_row")
         if (self.row_read_S is None) != (self.row_activations is None):
             raise ConfigError("give both row_read_S and row_activations, or neither",
                               key="row_activations")

@@ -55,6 +55,10 @@ def energy_inputs(result_or_path) -> dict:
     if not isinstance(inputs, Mapping) or not ({"spiking", "mac"} & set(inputs)):
         raise DataError(f"{res.path}: {ENERGY_INPUTS_KEY} has neither a 'spiking' nor a 'mac' "
                         "section")
+    for key in inputs:
+        if key not in ("spiking", "mac", "accuracy"):
+            raise DataError(f"{res.path}: {ENERGY_INPUTS_KEY}.{key}: unknown key; known: "
+                            "accuracy, mac, spiking")
     for mode, known in (("spiking", _SPIKING_KEYS), ("mac", _MAC_KEYS)):
         section = inputs.get(mode)
         if section is None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 __all__ = ["plot_energy_breakdown", "plot_accuracy_vs_energy", "plot_breakeven"]
 
@@ -75,7 +76,9 @@ def plot_energy_breakdown(reports, *, ax=None, title: str | None = None):
     for xi, tot in zip(x, totals):
         ax.annotate(f"{tot / factor:.3g}", (xi, tot / factor), ha="center", va="bottom",
                     fontsize=8, xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(x, [label for label, _ in bars])
+    if totals:
+        ax.set_ylim(0, 1.1 * max(totals) / factor or 1.0)
+    ax.set_xticks(x, [label.replace(" ", "\n") for label, _ in bars], fontsize=8)
     ax.set_ylabel(f"energy per inference ({prefix}J)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title or "Energy per inference by component")
@@ -113,6 +116,7 @@ def plot_accuracy_vs_energy(points, *, ax=None, title: str | None = None):
             ax.plot([xv], [yv], markers.get(mode, "o"), color=color, ms=7,
                     label=f"{label} {mode}".strip())
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("energy per inference (J)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, which="both", alpha=0.3)

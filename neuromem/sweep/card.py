@@ -412,7 +412,7 @@ def _sweep_key(err_key, fixed: dict, params: dict, table: str) -> str | None:
             return f"{table}.{candidate}"
         if candidate in fixed:
             return f"fixed.{candidate}"
-    return err_key
+    return None
 
 
 def _check_points(points: list[dict], fixed: dict, network_data: dict, network_path: Path,
@@ -434,9 +434,11 @@ def _check_points(points: list[dict], fixed: dict, network_data: dict, network_p
                 devices_seen.add(device_key)
                 resolve_device(device, device_overrides, file=network_path)
         except ConfigError as err:
+            key = _sweep_key(err.key, fixed, params, table)
+            if key is None:
+                raise                           # a problem of the network or device card
             point = f" (at {canonical_json(params)})" if params else ""
-            raise ConfigError(f"{err.reason}{point}", file=file,
-                              key=_sweep_key(err.key, fixed, params, table)) from None
+            raise ConfigError(f"{err.reason}{point}", file=file, key=key) from None
 
 
 # --------------------------------------------------------------------------------- loading

@@ -239,7 +239,11 @@ def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
             numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
         except Exception:                       # no threading layer: keep numba's default
             pass
-    preload()
+    try:
+        preload()
+    except Exception as exc:                    # each run will report it as its own error
+        warnings.warn(f"importing the task modules failed: {_one_line(exc)}", RuntimeWarning,
+                      stacklevel=1)
     if warm:
         warm_numba()
 

@@ -1,0 +1,274 @@
+"""``kws``: keyword spotting with a spiking crossbar layer trained in-crossbar.
+
+Pipeline: 1 s clips -> front end (resample, trim, 1 s window, log-mel) -> per-channel
+standardisation fitted on the training split -> time bins (mean over frames) -> spikes: each
+(time bin, mel channel) is one crossbar row firing Poisson at a rate set by its feature, plus a
+bias row -> a differential crossbar -> one LIF neuron per class. The crossbar learns by the
+supervised delta rule on spike counts, accumulated over a batch and written as device pulses
+(:func:`neuromem.network.train_delta`). The predicted class is the output neuron that fires
+most. A logistic regression on exactly the same features and split is the non-spiking
+baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from neuromem.cards import find_card, load_toml, resolve_device
+from neuromem.exceptions import ConfigError, DataError
+from neuromem.layers import MAPPINGS, CrossbarLayer, Population
+from neuromem.network import Network, train_delta
+from neuromem.neurons import LIFParams
+from neuromem.plasticity import DeltaRuleParams, STDPParams
+from neuromem.schema import at_least, build, nonnegative, param, positive, to_plain
+from neuromem.tasks import TaskResult, register_task
+
+__all__ = ["KWSData", "KWSFeatures", "KWSNetwork", "load_kws_features", "run_kws"]
+
+DATASETS = ("synth_kws", "speech_commands", "folder")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KWSData:
+    """Which data: a dataset card and overrides of its parameters."""
+
+    kind = "data"
+    dataset: str = param("synth_kws", kind=str, doc="dataset card (synth_kws, "
+                         "speech_commands, folder, or a path)")
+    data_dir: str = param("", kind=str, doc="folder of a real dataset (speech_commands, "
+                          "folder)")
+    n_clips: int = param(0, kind=int, doc="synth_kws: clips to synthesize (0 = the card's)",
+                         check=at_least(0))
+    snr_db: float = param(optional=True, unit="dB", doc="synth_kws: background noise SNR "
+                          "(absent = the card's: clean)")
+    max_train: int = param(0, kind=int, doc="use at most this many training clips (0 = all)",
+                           check=at_least(0))
+    cache_dir: str = param("", kind=str, doc="corpus cache folder (default $NEUROMEM_CACHE or "
+                           "~/.cache/neuromem)")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KWSFeatures:
+    """From log-mel frames to crossbar rows."""
+
+    kind = "features"
+    time_bins: int = param(8, kind=int, doc="time bins of the 1 s window (rows per mel "
+                           "channel)", check=at_least(1))
+    max_rate_Hz: float = param(200.0, unit="Hz", doc="rate of a row at the top of its "
+                               "training range", check=positive)
+    t_present_s: float = param(0.5, unit="s", doc="presentation of one clip", check=positive)
+    dt_s: float = param(0.001, unit="s", doc="time step", check=positive)
+    bias: bool = param(True, kind=bool, doc="add an always-on bias row at max_rate_Hz / 2")
+    lower_pct: float = param(1.0, doc="percentile of a feature mapped to rate 0",
+                             check=nonnegative)
+    upper_pct: float = param(99.0, doc="percentile mapped to max_rate_Hz", check=positive)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KWSNetwork:
+    """The crossbar between the rows and the class neurons."""
+
+    kind = "network"
+    mapping: str = param("differential", kind=str, doc="weights per synapse", choices=MAPPINGS)
+    w_max: float = param(0.02, unit="V", doc="input added by one spike through a full-scale "
+                         "synapse", check=positive)
+    init_scale: float = param(0.02, doc="initial normalised weights uniform in +-init_scale",
+                              check=nonnegative)
+
+
+@dataclasses.dataclass
+class KWSFeatureSet:
+    """Rates (Hz) per row for each clip, labels and the features the baseline sees."""
+
+    rates: dict          # split -> (n, n_rows)
+    features: dict       # split -> (n, time_bins * n_mels), standardised
+    labels: dict         # split -> (n,)
+    label_names: tuple
+    description: dict
+
+
+def _load_audio(data: KWSData, card_path, params: dict, progress: bool):
+    """(waveforms or AudioDataset per split, labels per split, label names, sample rate)."""
+    kind = load_toml(card_path).get("kind", data.dataset)
+    if kind == "synth_kws":
+        from neuromem.data.corpus import CorpusConfig, load_corpus
+        corpus_params = {k: v for k, v in params.items() if k not in ("front_end", "encoder")}
+        if data.n_clips:
+            corpus_params["n_clips"] = data.n_clips
+        if data.snr_db is not None:
+            corpus_params["snr_db"] = data.snr_db
+        config = CorpusConfig.from_mapping(corpus_params, file=card_path)
+        corpus = load_corpus(config, cache_dir=data.cache_dir or None, progress=progress)
+        out = {}
+        for split in ("train", "validation", "test"):
+            x, y = corpus.select(split)
+            out[split] = (x, y, corpus.sample_rate_Hz)
+        return out, tuple(corpus.label_names), {"corpus": config.to_dict(),
+                                                "cache": str(corpus.path)}
+    if kind in ("speech_commands", "folder"):
+        from neuromem.data.loaders import open_dataset
+        if not data.data_dir:
+            raise ConfigError(f"the {kind} dataset needs --data-dir (see datasets/README.md)",
+                              key="data.data_dir")
+        loader_params = {k: v for k, v in params.items() if k not in ("front_end", "encoder")}
+        ds = open_dataset(kind, data.data_dir, loader_params)
+        out = {split: ds.split(split) for split in ("train", "validation", "test")}
+        return out, tuple(ds.samples.label_names), {"data_dir": data.data_dir}
+    raise ConfigError(f"the kws task takes audio datasets {DATASETS}, not {kind!r}",
+                      key="data.dataset")
+
+
+def _bin_frames(feats: np.ndarray, bins: int) -> np.ndarray:
+    """(n, frames, mels) -> (n, bins, mels): mean over consecutive groups of frames."""
+    groups = np.array_split(np.arange(feats.shape[1]), bins)
+    return np.stack([feats[:, g].mean(axis=1) for g in groups], axis=1)
+
+
+def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: dict,
+                      progress: bool = False) -> KWSFeatureSet:
+    """Load the dataset, compute log-mel features, standardise, bin and map to rates."""
+    from neuromem.data.audio import FrontEnd, extract, fit_normalizer, normalize_channels
+    from neuromem.data.encoders import fit_range, unit_scale
+
+    frontend = build(FrontEnd, params.get("front_end", {}), file=card_path,
+                     section="parameters.front_end")
+    audio, names, described = _load_audio(data, card_path, params, progress)
+    logmel = {}
+    labels = {}
+    for split, item in audio.items():
+        if isinstance(item, tuple):
+            x, y, sr = item
+            if split == "train" and data.max_train:
+                x, y = x[:data.max_train], y[:data.max_train]
+            logmel[split] = np.stack([extract(clip, sr, frontend) for clip in x]) if len(x) \
+                else np.zeros((0, frontend.n_frames, frontend.n_mels), np.float32)
+            labels[split] = np.asarray(y, dtype=np.int64)
+        else:
+            ds = item
+            if split == "train" and data.max_train and len(ds) > data.max_train:
+                ds = ds.take(np.arange(data.max_train))
+            logmel[split] = ds.features(frontend, progress=progress)
+            labels[split] = np.asarray(ds.labels, dtype=np.int64)
+    if len(labels["train"]) == 0 or len(labels["test"]) == 0:
+        raise DataError("the dataset has an empty train or test split")
+    mean, std = fit_normalizer(logmel["train"])
+    binned = {s: _bin_frames(normalize_channels(f, mean, std), feat.time_bins)
+              for s, f in logmel.items() if len(f)}
+    flat = {s: b.reshape(len(b), -1) for s, b in binned.items()}
+    low, high = fit_range(flat["train"], feat.lower_pct, feat.upper_pct)
+    rates = {}
+    for s, f in flat.items():
+        r = unit_scale(f, low, high) * feat.max_rate_Hz
+        if feat.bias:
+            r = np.concatenate([r, np.full((len(r), 1), 0.5 * feat.max_rate_Hz)], axis=1)
+        rates[s] = r
+    described.update({"front_end": to_plain(frontend), "n_frames": int(frontend.n_frames),
+                      "n_rows": int(next(iter(rates.values())).shape[1])})
+    return KWSFeatureSet(rates, flat, {s: labels[s] for s in flat}, names, described)
+
+
+def baseline_accuracy(fs: KWSFeatureSet, seed: int = 0) -> float:
+    """Logistic regression on the same (standardised, binned) features and split."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(max_iter=3000, C=1.0, random_state=seed)
+    clf.fit(fs.features["train"], fs.labels["train"])
+    return float(clf.score(fs.features["test"], fs.labels["test"]))
+
+
+def build_sections(data: dict, file=None):
+    dset = build(KWSData, data.get("data", {}), file=file, section="data")
+    feat = build(KWSFeatures, data.get("features", {}), file=file, section="features")
+    net = build(KWSNetwork, data.get("network", {}), file=file, section="network")
+    neuron = build(LIFParams, data.get("neuron", {}), file=file, section="neuron")
+    delta = build(DeltaRuleParams, data.get("delta", {}), file=file, section="delta")
+    return dset, feat, net, neuron, delta
+
+
+def confusion(y_true, y_pred, n_classes):
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+@register_task("kws")
+def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
+            progress: bool = False, raster_samples: int = 0) -> TaskResult:
+    """Synthesize (cached) or load the data, train in-crossbar, test, compare with LR."""
+    t0 = time.perf_counter()
+    device = resolve_device(data.get("device", "ideal"), device_overrides, file=path)
+    dset, feat, net_s, neuron, delta = build_sections(data, file=path)
+    card_path = find_card(dset.dataset, "datasets")
+    card = load_toml(card_path)
+    params = card.get("parameters", {})
+    fs = load_kws_features(dset, feat, card_path=card_path, params=params, progress=progress)
+    t_features = time.perf_counter() - t0
+    n_classes = len(fs.label_names)
+    n_rows = fs.rates["train"].shape[1]
+    ss = np.random.SeedSequence(seed)
+    build_seq, run_seq, order_seq = ss.spawn(3)
+    layer = CrossbarLayer(n_rows, n_classes, device.params, np.random.default_rng(build_seq),
+                          mapping=net_s.mapping, w_max=net_s.w_max,
+                          init=(-net_s.init_scale if net_s.mapping == "differential" else 0.0,
+                                net_s.init_scale))
+    net = Network(layer, Population(n_classes, neuron), STDPParams(rule="none"),
+                  dt_s=feat.dt_s, t_present_s=feat.t_present_s, t_rest_s=0.0, seed=run_seq)
+    t_learn = time.perf_counter()
+    train_events = train_delta(net, fs.rates["train"], fs.labels["train"], delta,
+                               input_scale=feat.max_rate_Hz * feat.t_present_s,
+                               order_rng=np.random.default_rng(order_seq),
+                               progress="training" if progress else False)
+    t_learn = time.perf_counter() - t_learn
+    t_inf = time.perf_counter()
+    test = net.run(fs.rates["test"], progress="testing" if progress else False)
+    t_inf = time.perf_counter() - t_inf
+    pred = test.counts.argmax(axis=1)
+    pred[test.counts.sum(axis=1) == 0] = -1
+    y_te = fs.labels["test"]
+    acc = float(np.mean(pred == y_te))
+    val_acc = None
+    if "validation" in fs.rates and len(fs.rates["validation"]):
+        val = net.run(fs.rates["validation"])
+        val_acc = float(np.mean(val.counts.argmax(axis=1) == fs.labels["validation"]))
+    base = baseline_accuracy(fs, seed)
+    raster = net.run(fs.rates["test"][:raster_samples], raster=True).raster \
+        if raster_samples else None
+    wall = time.perf_counter() - t0
+    conf = confusion(y_te[pred >= 0], pred[pred >= 0], n_classes)
+    metrics = {
+        "accuracy": acc, "baseline_accuracy": base, "validation_accuracy": val_acc,
+        "n_train": int(len(fs.labels["train"])), "n_test": int(len(y_te)),
+        "n_classes": n_classes, "n_rows": n_rows, "wall_s": wall, "features_s": t_features,
+        "learn_s": t_learn, "inference_s": t_inf, "seed": seed, "device": device.name,
+        "dataset": dset.dataset, "snr_db": dset.snr_db,
+        "test_spikes_per_sample": float(test.counts.sum(axis=1).mean()),
+        "input_spikes_per_sample": float(test.events["input_spikes"] / len(y_te)),
+        "silent_test_fraction": float(np.mean(pred < 0)),
+    }
+    table = [("task", f"kws ({dset.dataset}, {n_classes} classes)"), ("device", device.name),
+             ("crossbar", f"{n_rows} rows x {n_classes} columns ({net_s.mapping})"),
+             ("train / test clips", f"{metrics['n_train']} / {metrics['n_test']}"),
+             ("SNN accuracy", f"{100 * acc:.2f} %"),
+             ("baseline (logistic regression)", f"{100 * base:.2f} %"),
+             ("input / output spikes per clip",
+              f"{metrics['input_spikes_per_sample']:.0f} / "
+              f"{metrics['test_spikes_per_sample']:.1f}"),
+             ("LTP / LTD pulses (training)",
+              f"{train_events.get('ltp_pulses', 0):,} / {train_events.get('ltd_pulses', 0):,}"),
+             ("wall time", f"{wall:.1f} s (features {t_features:.1f} s, learning "
+                           f"{t_learn:.1f} s, inference {t_inf:.1f} s)")]
+    state = {"g_pos_S": layer.pos.conductance_S.copy(), "confusion": conf,
+             "test_predictions": pred, "test_labels": y_te, "test_counts": test.counts}
+    if layer.neg is not None:
+        state["g_neg_S"] = layer.neg.conductance_S.copy()
+    cards = {"network": {k: v for k, v in data.items() if k != "device"},
+             "device": device.to_dict(), "dataset": card,
+             "resolved": {"data": to_plain(dset), "features": to_plain(feat),
+                          "network": to_plain(net_s), "neuron": to_plain(neuron),
+                          "delta": to_plain(delta)}}
+    extra = {"label_names": list(fs.label_names), "features": fs.description}
+    return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
+                      state, table, raster, extra)
