@@ -274,7 +274,9 @@ def _git_info() -> tuple[str | None, bool | None]:
         return None, None
 
 
+@functools.lru_cache(maxsize=None)
 def _dist_version(name: str) -> str | None:
+    """Installed version of a distribution (cached: looked up once per process)."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
