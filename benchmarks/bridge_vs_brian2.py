@@ -8,10 +8,11 @@ inhibition, pair STDP with all-to-all traces, learning on, 350 ms + 150 ms per s
 
 ``native_cython``  that network as written: input -> excitatory ``Synapses`` with pair STDP
                    in Brian2 code (cython target)
-``bridge_cython``  the same network object with the STDP ``Synapses`` removed and
-                   ``neuromem.brian.CrossbarSynapses`` (ideal card by default, ``--card``)
-                   added in their place, plus a NetworkOperation that resets the STDP traces
-                   at each sample start (as the native network's ``run_regularly`` does)
+``bridge_cython``  the same network object with the STDP ``Synapses`` switched off
+                   (``active = False``) and ``neuromem.brian.CrossbarSynapses`` (ideal card
+                   by default, ``--card``) added in their place, plus a NetworkOperation
+                   that resets the STDP traces at each sample start (as the native
+                   network's ``run_regularly`` does)
 ``export_cython``  (optional) the crossbar exported with ``to_brian2_synapses`` (Brian2
                    code with the device model)
 ``bridge_numpy``, ``native_numpy``, ``export_numpy``  (optional) the numpy target
@@ -95,7 +96,9 @@ class Runner:
         b2 = self.b2
         net, exc = self.obj["net"], self.obj["exc"]
         inputs = net["inputs"]
-        net.remove(self.obj["stdp"])
+        # Switched off, not removed: Brian2 lists it among the input group's contained
+        # objects, so Network.remove would leave it running.
+        self.obj["stdp"].active = False
         device = load_device(self.cfg["card"]).params
         layer = CrossbarLayer(ref.N_IN, self.cfg["n_exc"], device,
                               np.random.default_rng([self.cfg["seed"], self.cfg["n_exc"], 1]),

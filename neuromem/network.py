@@ -95,11 +95,15 @@ class Network:
     normalize_target : float or None
         Mean effective weight per column kept by :meth:`CrossbarLayer.normalize_columns`
         after every learning sample (None: off).
+    regular_inputs : bool
+        Rates drive regular spike trains (integrate-and-fire encoders with a random phase)
+        instead of Poisson ones.
     """
 
     def __init__(self, layer: CrossbarLayer, population: Population, stdp: STDPParams, *,
                  dt_s: float = 0.0005, t_present_s: float = 0.35, t_rest_s: float = 0.15,
-                 seed=0, normalize_target: float | None = None):
+                 seed=0, normalize_target: float | None = None,
+                 regular_inputs: bool = False):
         if layer.n_out != population.n:
             raise ConfigError(f"layer has {layer.n_out} columns but the population "
                               f"{population.n} neurons", key="n_out")
@@ -117,6 +121,7 @@ class Network:
         self.rng = np.random.default_rng(noise_seq)
         self.samples_seen = 0
         self.normalize_target = normalize_target
+        self.regular_inputs = bool(regular_inputs)
         self._npk = population.params.pack(self.dt_s)
         self._spk = stdp.pack()
         if normalize_target is not None:
@@ -163,13 +168,13 @@ class Network:
             events_in = self._events(inputs)
             n = events_in.n_samples
             rates = np.zeros((n, self.layer.n_in))
-            use_events = True
+            input_mode = 1
         else:
             rates = self._rates(inputs)
             n = rates.shape[0]
             events_in = SpikeInput(np.zeros(0, np.int64), np.zeros(0, np.int64),
                                    np.zeros(n + 1, np.int64))
-            use_events = False
+            input_mode = 2 if self.regular_inputs else 0
         ev_step, ev_chan, ev_off = events_in.steps, events_in.channels, events_in.offsets
         counts = np.zeros((n, self.layer.n_out), dtype=np.int64)
         events = np.zeros((n, _k.N_EVENTS), dtype=np.int64)
@@ -196,7 +201,7 @@ class Network:
                 t_post[:] = _k.NEVER
                 buf_n[0] = 0
                 lo, hi = ev_off[b], ev_off[b + 1]
-                _k.simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], use_events,
+                _k.simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], input_mode,
                                    n_present, n_steps, self.dt_s, self.key,
                                    self.samples_seen, *args, self._npk, st.v, st.ge, st.gi,
                                    st.theta, st.refractory_until, learn, self.stdp.code
@@ -214,7 +219,7 @@ class Network:
                 ids = np.arange(self.samples_seen + start, self.samples_seen + stop,
                                 dtype=np.int64)
                 _k.infer_batch(rates[start:stop], ev_step, ev_chan, ev_off[start:stop + 1],
-                               use_events, ids, n_present, n_steps, self.dt_s,
+                               input_mode, ids, n_present, n_steps, self.dt_s,
                                self.key, *args, self._npk, st.theta, counts[start:stop],
                                events[start:stop], self.rng)
                 bar.update(stop - start)
@@ -258,6 +263,9 @@ def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_sc
     x_all = input_counts(inputs, net.layer.n_in, net.dt_s, net.n_present) / input_scale
     totals: dict[str, int] = {}
     lr = rule.lr
+    p_max = float(net.layer.device.p_max)
+    chi = (np.zeros((net.layer.n_in, n_out))
+           if rule.accumulate and not net.layer.device.continuous else None)
     bar = tqdm(total=n * rule.epochs, desc=progress if isinstance(progress, str)
                else "training", unit="sample", disable=not progress, leave=False)
     for _epoch in range(rule.epochs):
@@ -269,6 +277,11 @@ def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_sc
             target[np.arange(len(idx)), labels[idx]] = rule.target_count
             err = (target - res.counts) / rule.target_count
             dw = lr * (x_all[idx].T @ err) / len(idx)
+            if chi is not None:  # whole pulses only; the remainder stays in the accumulator
+                chi += dw * p_max
+                pulses = np.trunc(chi)
+                chi -= pulses
+                dw = pulses / p_max
             writes = net.layer.apply_weight_changes(dw, net.rng)
             for k, v in res.events.items():
                 totals[k] = totals.get(k, 0) + v

@@ -88,6 +88,11 @@ class DeltaRuleParams:
 
     The update is accumulated in the periphery over the batch and programmed once (fewer
     writes: less cycle-to-cycle noise and write energy), as ``dw * Pmax`` pulses per cell.
+    With ``accumulate`` (devices with discrete levels), the periphery keeps each cell's
+    remainder chi (in pulses) across batches: chi += dw Pmax, n = trunc(chi) pulses are
+    written and chi -= n, so updates that cancel over batches never reach the device
+    (Nandakumar et al., Front. Neurosci. 2020, mixed-precision in-memory training). Without
+    it, each update is rounded stochastically to whole pulses.
     """
 
     lr: float = param(0.05, doc="learning rate (normalised weight per unit error and input)",
@@ -97,3 +102,6 @@ class DeltaRuleParams:
     batch: int = param(32, kind=int, doc="samples per programmed update", check=positive)
     epochs: int = param(5, kind=int, doc="passes over the training set", check=positive)
     lr_decay: float = param(1.0, doc="learning rate factor per epoch", check=positive)
+    accumulate: bool = param(True, kind=bool, doc="devices with discrete levels: keep the "
+                             "sub-pulse remainder of every update in a digital accumulator "
+                             "and write only whole pulses (mixed-precision training)")

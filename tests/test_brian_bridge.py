@@ -13,30 +13,28 @@ shows the tests can see a 15 % error of the noise amplitude).
 import contextlib
 import math
 
+import brian2 as b2
 import numpy as np
 import pytest
+from brian2 import (NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, Synapses,
+                    mV, ms, nS, second, siemens, volt)
+from brian2.devices.device import RuntimeDevice, reinit_devices, reset_device
+from brian2.units.fundamentalunits import DimensionMismatchError
+from numba import njit
+from scipy import stats
 
-b2 = pytest.importorskip("brian2")
-
-from brian2 import (NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor,  # noqa: E402
-                    Synapses, mV, ms, nS, second, siemens, volt)
-from brian2.devices.device import RuntimeDevice, reinit_devices, reset_device  # noqa: E402
-from brian2.units.fundamentalunits import DimensionMismatchError  # noqa: E402
-from numba import njit  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from neuromem.brian import (CrossbarStateMonitor, CrossbarSynapses,  # noqa: E402
+from neuromem.brian import (CrossbarStateMonitor, CrossbarSynapses,
                             StandaloneDeviceError, copy_conductances, export_limitations,
                             to_brian2_synapses)
-from neuromem.cards import load_device  # noqa: E402
-from neuromem.devices import PulseDevice  # noqa: E402
-from neuromem.exceptions import ConfigError  # noqa: E402
-from neuromem.kernels import bridge as kb  # noqa: E402
-from neuromem.kernels import engine as ke  # noqa: E402
-from neuromem.layers import CrossbarLayer, Population  # noqa: E402
-from neuromem.network import Network, SpikeInput  # noqa: E402
-from neuromem.neurons import LIFParams  # noqa: E402
-from neuromem.plasticity import STDPParams  # noqa: E402
+from neuromem.cards import load_device
+from neuromem.devices import PulseDevice
+from neuromem.exceptions import ConfigError
+from neuromem.kernels import bridge as kb
+from neuromem.kernels import engine as ke
+from neuromem.layers import CrossbarLayer, Population
+from neuromem.network import Network, SpikeInput
+from neuromem.neurons import LIFParams
+from neuromem.plasticity import STDPParams
 
 pytestmark = pytest.mark.brian2
 
@@ -518,12 +516,12 @@ def _engine_updates(dws, g_pos, g_neg, p_max, continuous, sigma, dmin, dmax, alt
                                    False, events, rng)
 
 
-@njit(cache=True)
 def _bridge_updates(dws, g_pos, g_neg, fpk, ipk, dmin, dmax, altp, altd, fault, events, state):
+    cells = np.arange(g_pos.shape[0])
     for dw in dws:
-        for c in range(g_pos.shape[0]):
-            kb.apply_weight_change(c, dw, g_pos, g_neg, fpk, ipk, dmin, dmax, altp, altd,
-                                   fault, dmin, dmax, altp, altd, fault, events, state)
+        kb.apply_weight_changes(cells.size, cells, np.full(cells.size, dw), g_pos, g_neg, fpk,
+                                ipk, dmin, dmax, altp, altd, fault, dmin, dmax, altp, altd,
+                                fault, events, state)
 
 
 def kernel_final_g(which, sigma_scale=1.0, seed=0):
@@ -590,3 +588,32 @@ def test_export_noise_matches_bridge_in_distribution():
         / math.sqrt(N_CELLS)
     louder = forced_post_network("export", seed=3, sigma_scale=1.15)
     assert stats.ks_2samp(bridge, louder).pvalue < ALPHA
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark script, with tiny settings
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_bridge_benchmark_tiny_run_writes_results_and_agrees(tmp_path):
+    """numpy target (no cython compilation); ideal card: the bridge is the native network."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bridge_vs_brian2.py"
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(script), "--sizes", "20", "--samples", "2",
+                           "--repeats", "2", "--impls", "bridge_numpy,native_numpy",
+                           "--json", str(out)], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    data = json.loads(out.read_text())
+    assert {"rows", "speedup_bridge_vs_native", "agreement", "goals", "machine"} <= set(data)
+    rows = {r["impl"]: r for r in data["rows"]}
+    assert set(rows) == {"bridge_numpy", "native_numpy"}
+    for r in rows.values():
+        assert r["n_exc"] == 20 and r["wall_s"] > 0 and r["exc_spikes"] > 0
+    a = data["agreement"]["20"]["bridge_numpy_vs_native_numpy"]
+    assert a["identical_input_spikes"] == a["identical_exc_spikes"] == a["runs"] == 2
+    assert a["max_abs_w_diff_sampled"] < 1e-9
+    assert data["speedup_bridge_vs_native"] == {}     # only defined for the cython targets

@@ -89,6 +89,18 @@ def test_voices_differ():
     assert slow.size > 1.8 * fast.size
 
 
+def test_synthesis_without_memfd_uses_a_temporary_copy(monkeypatch):
+    import os
+
+    from neuromem.data import synth
+    reference, _ = synthesize("up", "en-029", "m5")
+    monkeypatch.setattr(synth, "_memory_file", lambda image, name: None)
+    monkeypatch.setattr(synth, "_PRIVATE", {})
+    again, _ = synthesize("up", "en-029", "m5")
+    copy = synth._PRIVATE[os.getpid()]
+    assert "neuromem-espeak-" in copy and np.array_equal(again, reference)
+
+
 def test_synthesis_errors_name_the_argument():
     with pytest.raises(ConfigError, match="did you mean 'en-us'") as err:
         synthesize("go", accent="en-uk")

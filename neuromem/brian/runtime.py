@@ -128,8 +128,9 @@ class CrossbarSynapses(NetworkOperation):
         self.t_post = np.full(n_out, NEVER, dtype=np.int64)
         self._events = np.zeros(N_EVENTS, dtype=np.int64)
         self._rng_state = _seed_state(seed)
+        n_buf = max(n_in, n_out, 8192)   # pending weight changes, applied in batches
         self._scratch = (np.zeros(n_in, np.int64), np.zeros(n_out, np.int64), np.zeros(n_in),
-                         np.zeros(n_out))
+                         np.zeros(n_out), np.zeros(n_buf, np.int64), np.zeros(n_buf))
         self._step_args = None
 
     # -- state ----------------------------------------------------------------------------

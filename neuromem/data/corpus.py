@@ -593,10 +593,8 @@ def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, cli
     audio = np.zeros((len(clips), n), np.int16)
     records = np.zeros((len(clips), _N_RECORDS))
     for j, (label, v, a, r, p, s) in enumerate(clips):
-        seed = config.seed
-        aug = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, first + j, 0)))
-        noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, first + j,
-                                                                                  1)))
+        aug, noise_rng = (np.random.default_rng(np.random.SeedSequence(
+            config.seed, spawn_key=(1, first + j, stream))) for stream in (0, 1))
         shift, gain, u = aug.uniform(-1, 1), aug.uniform(*config.gain_db), aug.uniform()
         kind = int(aug.integers(len(config.noise_kinds)))
         word = _word(config.words[label], accents[a], variants[v], config.rates_wpm[r],
@@ -611,8 +609,7 @@ def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, cli
         clean[start:start + word.size] = word
         y, snr, kind_id = clean, math.nan, -1
         if config.snr_db is not None:
-            lo, hi = (config.snr_db, config.snr_db) if not isinstance(config.snr_db, tuple) \
-                else config.snr_db
+            lo, hi = config.snr_db if isinstance(config.snr_db, tuple) else (config.snr_db,) * 2
             snr, kind_id = lo + u * (hi - lo), kind
             babble = ()
             if config.noise_kinds[kind] == "babble":

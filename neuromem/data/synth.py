@@ -16,8 +16,8 @@ into one loaded library return different samples (measured: lengths 8727, 8769, 
 the same word). Its random generator is seeded with ``time(NULL)`` at initialisation, and the
 ``klatt 6`` voices (speechPlayer: ``Reed``, ``caleb``) draw noise from C ``rand()``. So every
 call here starts from a freshly loaded library: it ``dlopen``\\ s a private copy of
-``libespeak-ng`` (copied once per process into a temporary folder, so that no other user of the
-library in the process shares or pins it), initialises it, seeds espeak's generator
+``libespeak-ng`` (copied once per process into an anonymous in-memory file, so that no other
+user of the library in the process shares or pins it), initialises it, seeds espeak's generator
 (``espeak_ng_SetRandSeed``) and C ``rand()`` (``srand``: a process-wide side effect) with
 fixed values, speaks, and ``dlclose``\\ s it, which resets all C state. A word therefore
 depends only on its arguments: bit-identical across calls and processes (checked: 104 variants
@@ -93,23 +93,44 @@ def _data_path() -> Path:
     return path
 
 
-def _private_library() -> Path:
-    """This process's own copy of libespeak-ng (made on first use, removed at exit)."""
+def _private_library() -> str:
+    """This process's own copy of libespeak-ng: an anonymous in-memory file on Linux
+    (``memfd_create``, gone with the process however it ends), else a temporary file removed
+    at exit."""
     pid = os.getpid()
     if pid not in _PRIVATE:                 # a forked child makes its own copy
         source = Path(_loader().get_library_path())
-        if not source.is_file():
-            raise DataError(f"libespeak-ng not found at {source} (espeakng-loader install?)")
-        folder = tempfile.mkdtemp(prefix="neuromem-espeak-")
-        target = Path(folder) / source.name
         try:
-            shutil.copyfile(source, target)
+            image = source.read_bytes()
         except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise DataError(f"cannot copy {source} to {folder}: {exc}") from exc
-        _PRIVATE[pid] = target
-        atexit.register(_remove_private, pid, folder)
+            raise DataError(f"cannot read libespeak-ng at {source} (espeakng-loader install?): "
+                            f"{exc}") from None
+        _PRIVATE[pid] = _memory_file(image, source.name) or _temporary_file(image, source.name)
     return _PRIVATE[pid]
+
+
+def _memory_file(image: bytes, name: str) -> str | None:
+    if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = os.memfd_create(name)
+        with open(fd, "wb", closefd=False) as fh:
+            fh.write(image)
+    except OSError:
+        return None
+    return f"/proc/self/fd/{fd}"            # the descriptor stays open for the process
+
+
+def _temporary_file(image: bytes, name: str) -> str:
+    folder = tempfile.mkdtemp(prefix="neuromem-espeak-")
+    target = Path(folder) / name
+    try:
+        target.write_bytes(image)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise DataError(f"cannot copy libespeak-ng to {folder}: {exc}") from exc
+    atexit.register(_remove_private, os.getpid(), folder)
+    return str(target)
 
 
 def _remove_private(pid: int, folder: str) -> None:
@@ -189,7 +210,7 @@ def _seed_c_rand() -> None:
 
 
 def _open_library():
-    lib = ctypes.CDLL(str(_private_library()))
+    lib = ctypes.CDLL(_private_library())
     lib.espeak_Initialize.restype = ctypes.c_int
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetSynthCallback.restype = None

@@ -60,73 +60,90 @@ def _normal(rng_state):
 
 
 @njit(cache=True)
-def _update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng_state):
-    """``pulse_update_cell`` with the counter-based generator (same noise-free arithmetic)."""
-    if dp == 0.0 or _at(fault, i) != FAULT_NONE:
-        return
-    lo = _at(g_min, i)
-    hi = _at(g_max, i)
-    new = pulse_step(g[i], dp, lo, hi, _at(a_ltp, i), _at(a_ltd, i), p_max)
+def _pulse_cell(g, dp, lo, hi, a_ltp, a_ltd, p_max, sigma_ctoc, rng_state):
+    """A cell's conductance after ``dp`` pulses, as ``pulse_update_cell`` computes it
+    (closed-form noise-free step, C2C noise from the counter-based stream, clip)."""
+    new = pulse_step(g, dp, lo, hi, a_ltp, a_ltd, p_max)
     if sigma_ctoc > 0.0:
         new += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * _normal(rng_state)
     if new < lo:
-        new = lo
-    elif new > hi:
-        new = hi
-    g[i] = new
+        return lo
+    if new > hi:
+        return hi
+    return new
 
 
 @njit(cache=True)
-def apply_weight_change(c, dw, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, altp_p, altd_p, fault_p,
-                        dmin_n, dmax_n, altp_n, altd_n, fault_n, events, rng_state):
-    """Turn a normalised weight change of cell ``c`` into pulses and apply them.
+def apply_weight_changes(n, cells, dws, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, altp_p,
+                         altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n, fault_n, events,
+                         rng_state):
+    """Turn the normalised weight changes ``dws[k]`` of cells ``cells[k]`` (k < n) into
+    pulses and apply them, in order.
 
-    The engine's :func:`~neuromem.kernels.engine.apply_weight_change` (one pulse moves the
-    weight by 1/Pmax; stochastic rounding for discrete devices; push-pull for a differential
-    pair), drawing from the counter-based stream ``rng_state``.
+    The engine's :func:`~neuromem.kernels.engine.apply_weight_change` per cell (one pulse
+    moves the weight by 1/Pmax; stochastic rounding for discrete devices; push-pull for a
+    differential pair; the same arithmetic, its linear fast path included), drawing from the
+    counter-based stream ``rng_state``. One call per crossbar row or column: a numba call
+    with this many array arguments costs more than the update of one cell.
     """
     p_max = fpk[F_P_MAX]
     sigma_ctoc = fpk[F_SIGMA_CTOC]
     differential = ipk[I_DIFFERENTIAL] != 0
     continuous = ipk[I_CONTINUOUS] != 0
-    dp = dw * p_max
-    if not continuous:
-        n = math.floor(dp)
-        if _uniform(rng_state) < dp - n:
-            n += 1.0
-        dp = n
-    if dp == 0.0:
-        return
-    if ipk[I_LINEAR_FAST] != 0 and not differential:
-        lo = dmin_p[0]
-        hi = dmax_p[0]
-        new = g_pos[c] + dp * (hi - lo) / p_max
-        g_pos[c] = lo if new < lo else (hi if new > hi else new)
-        events[EV_CELLS_WRITTEN] += 1
-    elif differential:
-        if continuous:
-            half_p = 0.5 * dp
-            half_n = 0.5 * dp
+    fast = ipk[I_LINEAR_FAST] != 0 and not differential
+    lo0 = dmin_p[0]
+    hi0 = dmax_p[0]
+    written = 0
+    n_ltp = 0
+    n_ltd = 0
+    for k in range(n):
+        c = cells[k]
+        dp = dws[k] * p_max
+        if not continuous:
+            m = math.floor(dp)
+            if _uniform(rng_state) < dp - m:
+                m += 1.0
+            dp = m
+        if dp == 0.0:
+            continue
+        if fast:  # linear, noise-free, continuous, shared window, no faults
+            new = g_pos[c] + dp * (hi0 - lo0) / p_max
+            g_pos[c] = lo0 if new < lo0 else (hi0 if new > hi0 else new)
+            written += 1
+        elif differential:
+            if continuous:
+                half_p = 0.5 * dp
+                half_n = 0.5 * dp
+            else:
+                half_p = math.floor(0.5 * dp)
+                if dp - 2.0 * half_p > 0.0 and _uniform(rng_state) < 0.5:
+                    half_p += 1.0
+                half_n = dp - half_p
+            if half_p != 0.0:
+                if _at(fault_p, c) == FAULT_NONE:
+                    g_pos[c] = _pulse_cell(g_pos[c], half_p, _at(dmin_p, c), _at(dmax_p, c),
+                                           _at(altp_p, c), _at(altd_p, c), p_max, sigma_ctoc,
+                                           rng_state)
+                written += 1
+            if half_n != 0.0:
+                if _at(fault_n, c) == FAULT_NONE:
+                    g_neg[c] = _pulse_cell(g_neg[c], -half_n, _at(dmin_n, c), _at(dmax_n, c),
+                                           _at(altp_n, c), _at(altd_n, c), p_max, sigma_ctoc,
+                                           rng_state)
+                written += 1
         else:
-            half_p = math.floor(0.5 * dp)
-            if dp - 2.0 * half_p > 0.0 and _uniform(rng_state) < 0.5:
-                half_p += 1.0
-            half_n = dp - half_p
-        if half_p != 0.0:
-            _update_cell(c, half_p, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max, sigma_ctoc,
-                         fault_p, rng_state)
-        if half_n != 0.0:
-            _update_cell(c, -half_n, g_neg, dmin_n, dmax_n, altp_n, altd_n, p_max, sigma_ctoc,
-                         fault_n, rng_state)
-        events[EV_CELLS_WRITTEN] += (half_p != 0.0) + (half_n != 0.0)
-    else:
-        _update_cell(c, dp, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max, sigma_ctoc, fault_p,
-                     rng_state)
-        events[EV_CELLS_WRITTEN] += 1
-    if dp > 0:
-        events[EV_LTP_PULSES] += int(round(abs(dp))) if not continuous else int(math.ceil(dp))
-    else:
-        events[EV_LTD_PULSES] += int(round(abs(dp))) if not continuous else int(math.ceil(-dp))
+            if _at(fault_p, c) == FAULT_NONE:
+                g_pos[c] = _pulse_cell(g_pos[c], dp, _at(dmin_p, c), _at(dmax_p, c),
+                                       _at(altp_p, c), _at(altd_p, c), p_max, sigma_ctoc,
+                                       rng_state)
+            written += 1
+        if dp > 0:
+            n_ltp += int(round(abs(dp))) if not continuous else int(math.ceil(dp))
+        else:
+            n_ltd += int(round(abs(dp))) if not continuous else int(math.ceil(-dp))
+    events[EV_CELLS_WRITTEN] += written
+    events[EV_LTP_PULSES] += n_ltp
+    events[EV_LTD_PULSES] += n_ltd
 
 
 @njit(cache=True)
@@ -142,10 +159,32 @@ def _collect(space, start, stop, out):
 
 
 @njit(cache=True)
+def _read_row(target, t0, g_pos, g_neg, base, n_out, differential, g_ref, v_read, gain, scale,
+              read_sigma, read_key, s):
+    """Add one crossbar row's read currents to the target: ``x[t0 + j] += (G+ - G-) v_read
+    gain[j] scale`` (G- = G_ref for one device per synapse), with optional read noise."""
+    if read_sigma > 0.0:
+        for j in range(n_out):
+            c = base + j
+            gp = g_pos[c] * (1.0 + read_sigma * hash_normal(read_key, 0, s, 2 * c))
+            if differential:
+                gn = g_neg[c] * (1.0 + read_sigma * hash_normal(read_key, 0, s, 2 * c + 1))
+            else:
+                gn = g_ref
+            target[t0 + j] += (gp - gn) * v_read * gain[j] * scale
+    elif differential:
+        for j in range(n_out):
+            target[t0 + j] += (g_pos[base + j] - g_neg[base + j]) * v_read * gain[j] * scale
+    else:
+        for j in range(n_out):
+            target[t0 + j] += (g_pos[base + j] - g_ref) * v_read * gain[j] * scale
+
+
+@njit(cache=True)
 def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk, ipk,
                   dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
                   fault_n, spk, x_pre, t_pre, x_post, t_post, in_buf, out_buf, xpre_now,
-                  xpost_now, events, rng_state):
+                  xpost_now, cell_buf, dw_buf, events, rng_state):
     """One time step of the crossbar synapses (Brian2 ``synapses`` slot).
 
     Parameters
@@ -168,6 +207,8 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
         Trace values and the step of their last update (``NEVER``: no spike yet).
     in_buf, out_buf, xpre_now, xpost_now :
         Scratch arrays of length n_in, n_out, n_in, n_out.
+    cell_buf, dw_buf : int64, float64 arrays
+        Scratch for pending weight changes (any length >= max(n_in, n_out)).
     events : int64 array
         Event counters (``neuromem.kernels.engine.EV_*``), incremented.
     rng_state : int64 array
@@ -177,15 +218,19 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
     -------
     int
         Number of output (target) spikes seen this step.
+
+    Notes
+    -----
+    Weight changes are computed in the engine's order and applied in that order, a row (or
+    column) at a time, in batches: every input spike of a step touches its own row and every
+    output spike its own column, so the result is the engine's.
     """
     n_in = x_pre.shape[0]
     n_out = x_post.shape[0]
+    cap = cell_buf.shape[0]
     dt = fpk[F_DT]
     g_ref = fpk[F_G_REF]
     span = fpk[F_SPAN]
-    v_read = fpk[F_V_READ]
-    read_sigma = fpk[F_READ_SIGMA]
-    scale = fpk[F_SCALE]
     differential = ipk[I_DIFFERENTIAL] != 0
     rule = ipk[I_RULE] if learn else 0
     t0 = ipk[I_TARGET_START]
@@ -199,31 +244,34 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
         events[EV_INPUT_SPIKES] += n_in_sp
         events[EV_ROW_ACTIVATIONS] += n_in_sp
         events[EV_CELLS_READ] += n_in_sp * (2 * n_out if differential else n_out + 1)
+        n_active = 0
         if rule == 1:
             for j in range(n_out):
                 if t_post[j] == NEVER:
                     xpost_now[j] = 0.0
                 else:
                     xpost_now[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt / spk[TAU_MINUS])
+                    n_active += 1
+        m = 0
         for k in range(n_in_sp):
             i = in_buf[k]
             base = i * n_out
-            for j in range(n_out):
-                c = base + j
-                gp = g_pos[c]
-                gn = g_neg[c] if differential else g_ref
-                if read_sigma > 0.0:
-                    gp *= 1.0 + read_sigma * hash_normal(rng_state[R_READ_KEY], 0, s, 2 * c)
-                    if differential:
-                        gn *= 1.0 + read_sigma * hash_normal(rng_state[R_READ_KEY], 0, s,
-                                                             2 * c + 1)
-                target[t0 + j] += (gp - gn) * v_read * gain[j] * scale
+            _read_row(target, t0, g_pos, g_neg, base, n_out, differential, g_ref,
+                      fpk[F_V_READ], gain, fpk[F_SCALE], fpk[F_READ_SIGMA],
+                      rng_state[R_READ_KEY], s)
             if rule == 1:
                 if t_pre[i] == NEVER or nearest:
                     x_pre[i] = 1.0
                 else:
                     x_pre[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt / spk[TAU_PLUS]) + 1.0
                 t_pre[i] = s
+                if n_active == 0:
+                    continue
+                if m + n_out > cap:
+                    apply_weight_changes(m, cell_buf, dw_buf, g_pos, g_neg, fpk, ipk, dmin_p,
+                                         dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n,
+                                         altp_n, altd_n, fault_n, events, rng_state)
+                    m = 0
                 for j in range(n_out):
                     if xpost_now[j] == 0.0:
                         continue
@@ -233,11 +281,15 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                         gn = g_neg[c] if differential else g_ref
                         w = (g_pos[c] - gn) / span
                         dw *= (w + 1.0) if differential else w
-                    apply_weight_change(c, dw, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, altp_p,
-                                        altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
-                                        fault_n, events, rng_state)
+                    cell_buf[m] = c
+                    dw_buf[m] = dw
+                    m += 1
             elif rule == 2:
                 t_pre[i] = s
+        if m > 0:
+            apply_weight_changes(m, cell_buf, dw_buf, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p,
+                                 altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
+                                 fault_n, events, rng_state)
     # output spikes: potentiation by the pre traces (pair) or the Querlioz rule
     if n_out_sp > 0:
         events[EV_OUTPUT_SPIKES] += n_out_sp
@@ -248,6 +300,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                         xpre_now[i] = 0.0
                     else:
                         xpre_now[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt / spk[TAU_PLUS])
+            m = 0
             for k in range(n_out_sp):
                 j = out_buf[k]
                 if rule == 1:
@@ -257,6 +310,11 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                         x_post[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
                                                          / spk[TAU_MINUS]) + 1.0
                     t_post[j] = s
+                if m + n_in > cap:
+                    apply_weight_changes(m, cell_buf, dw_buf, g_pos, g_neg, fpk, ipk, dmin_p,
+                                         dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n,
+                                         altp_n, altd_n, fault_n, events, rng_state)
+                    m = 0
                 for i in range(n_in):
                     c = i * n_out + j
                     if rule == 1:
@@ -273,8 +331,11 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                             dw *= (1.0 - w)
                         else:
                             dw *= (w + 1.0) if differential else w
-                    apply_weight_change(c, dw, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, altp_p,
-                                        altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n,
-                                        fault_n, events, rng_state)
+                    cell_buf[m] = c
+                    dw_buf[m] = dw
+                    m += 1
+            if m > 0:
+                apply_weight_changes(m, cell_buf, dw_buf, g_pos, g_neg, fpk, ipk, dmin_p,
+                                     dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n,
+                                     altd_n, fault_n, events, rng_state)
     return n_out_sp
-

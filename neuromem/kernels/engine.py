@@ -45,12 +45,15 @@ NEVER = -(2**62)
 
 
 @njit(cache=True)
-def poisson_events(p, n_present, key, sample_id):
+def poisson_events(p, n_present, key, sample_id, regular=False):
     """Poisson input spikes of one sample, generated event by event.
 
     Input i spikes in each step with probability p[i] (a Bernoulli process), drawn as
     geometric gaps between its spikes from counter-based random numbers (key, sample, input,
     spike index): cost proportional to the number of spikes, not to inputs x steps.
+    With ``regular`` the spikes are those of an integrate-and-fire encoder instead (one every
+    1/p steps, the phase drawn from the same counter-based random numbers): the same rate
+    without the Poisson count noise.
     Returns (start, chans): the inputs spiking in step s are ``chans[start[s]:start[s + 1]]``.
     """
     n_in = p.shape[0]
@@ -68,8 +71,13 @@ def poisson_events(p, n_present, key, sample_id):
         log_q = math.log1p(-pi) if pi < 1.0 else -math.inf
         t = -1
         k = 0
+        phase = hash_uniform(key, sample_id, i, -1) if regular else 0.0
         while True:
-            if pi >= 1.0:
+            if regular:
+                # accumulator phase + p (s + 1) crosses its k-th integer at step s
+                nxt = math.ceil((k + 1.0 - phase) / pi) - 1.0
+                gap = int(nxt) - t if nxt < n_present + 1.0 else n_present + 1
+            elif pi >= 1.0:
                 gap = 1
             else:
                 u = hash_uniform(key, sample_id, i, k)
@@ -184,7 +192,7 @@ def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, si
 
 
 @njit(cache=True)
-def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt, key, sample_id,
+def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt, key, sample_id,
                     g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                     dmin_p, dmax_p, altp_p, altd_p, fault_p,
                     dmin_n, dmax_n, altp_n, altd_n, fault_n,
@@ -194,8 +202,9 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
                     counts, events, raster, raster_n, rng):
     """Simulate one sample (``n_steps`` steps, input on for the first ``n_present``).
 
-    Input is either Poisson (``rates`` in Hz per input) or, with ``use_events``, the event
-    list (``ev_step`` sorted step indices, ``ev_chan`` input channels).
+    Input (``input_mode``): 0 Poisson at ``rates`` (Hz per input), 1 the event list
+    (``ev_step`` sorted step indices, ``ev_chan`` input channels), 2 regular spike trains at
+    ``rates`` (integrate-and-fire encoder with random phase).
 
     State arrays (v, ge, gi, theta, last_spike, traces) are updated in place; spike counts per
     neuron are added to ``counts``, event counts to ``events``; when ``raster`` has rows,
@@ -216,11 +225,13 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
     w_inh = npk[W_INH]
     theta_plus = npk[THETA_PLUS]
     adapt = learn and theta_plus > 0.0
+    use_events = input_mode == 1
     if not use_events:
         p_spike = np.empty(n_in)
         for i in range(n_in):
             p_spike[i] = rates[i] * dt
-        poisson_start, poisson_chans = poisson_events(p_spike, n_present, key, sample_id)
+        poisson_start, poisson_chans = poisson_events(p_spike, n_present, key, sample_id,
+                                                      input_mode == 2)
     else:
         poisson_start = np.zeros(1, dtype=np.int64)
         poisson_chans = np.zeros(0, dtype=np.int64)
@@ -432,7 +443,7 @@ def simulate_sample(rates, ev_step, ev_chan, use_events, n_present, n_steps, dt,
 
 
 @njit(cache=True, parallel=True)
-def infer_batch(rates, ev_step, ev_chan, ev_offsets, use_events, sample_ids, n_present,
+def infer_batch(rates, ev_step, ev_chan, ev_offsets, input_mode, sample_ids, n_present,
                 n_steps, dt, key,
                 g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                 dmin_p, dmax_p, altp_p, altd_p, fault_p,
@@ -458,9 +469,9 @@ def infer_batch(rates, ev_step, ev_chan, ev_offsets, use_events, sample_ids, n_p
         t0 = np.zeros(1, dtype=np.int64)
         raster = np.zeros((0, 2), dtype=np.int64)
         raster_n = np.zeros(1, dtype=np.int64)
-        lo = ev_offsets[b] if use_events else 0
-        hi = ev_offsets[b + 1] if use_events else 0
-        simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], use_events, n_present,
+        lo = ev_offsets[b] if input_mode == 1 else 0
+        hi = ev_offsets[b + 1] if input_mode == 1 else 0
+        simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], input_mode, n_present,
                         n_steps, dt, key, sample_ids[b],
                         g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
