@@ -249,17 +249,24 @@ def _subset(inputs, idx):
 
 
 def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_scale: float,
-                order_rng: np.random.Generator, progress: bool | str = False) -> dict:
+                order_rng: np.random.Generator, progress: bool | str = False,
+                neuron_class=None) -> dict:
     """Train ``net``'s crossbar with the supervised delta rule (see DeltaRuleParams).
 
     Each batch runs as parallel inference (frozen weights), then its accumulated update is
-    programmed as pulses. Returns the summed event counts (reads while training + writes).
+    programmed as pulses. ``neuron_class`` gives each output neuron's class (default: neuron
+    j is class j); every neuron of the labelled class is taught ``target_count`` spikes.
+    Returns the summed event counts (reads while training + writes).
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     n_out = net.layer.n_out
-    if labels.min() < 0 or labels.max() >= n_out:
-        raise ConfigError(f"labels must lie in 0..{n_out - 1}", key="labels")
+    cls = np.arange(n_out) if neuron_class is None else np.asarray(neuron_class, np.int64)
+    if cls.shape != (n_out,):
+        raise ConfigError(f"neuron_class needs one class per output neuron ({n_out})",
+                          key="neuron_class")
+    if labels.min() < 0 or labels.max() > cls.max():
+        raise ConfigError(f"labels must lie in 0..{cls.max()}", key="labels")
     x_all = input_counts(inputs, net.layer.n_in, net.dt_s, net.n_present) / input_scale
     totals: dict[str, int] = {}
     lr = rule.lr
@@ -273,8 +280,8 @@ def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_sc
         for start in range(0, n, rule.batch):
             idx = perm[start:start + rule.batch]
             res = net.run(_subset(inputs, idx))
-            target = np.zeros((len(idx), n_out))
-            target[np.arange(len(idx)), labels[idx]] = rule.target_count
+            target = np.where(cls[None, :] == labels[idx][:, None], rule.target_count,
+                              rule.off_count)
             err = (target - res.counts) / rule.target_count
             dw = lr * (x_all[idx].T @ err) / len(idx)
             if chi is not None:  # whole pulses only; the remainder stays in the accumulator

@@ -82,7 +82,7 @@ class DeltaRuleParams:
     -----
     For a batch of B samples with input spike counts x (scaled by ``input_scale`` to about
     [0, 1]) and output counts y, with target t = ``target_count`` for the labelled output and
-    0 for the others::
+    ``off_count`` for the others::
 
         dw_ij = lr / B * sum_b x_bi (t_bj - y_bj) / target_count
 
@@ -99,6 +99,8 @@ class DeltaRuleParams:
                       check=positive)
     target_count: float = param(20.0, doc="spikes wanted from the labelled output neuron",
                                 check=positive)
+    off_count: float = param(0.0, doc="spikes wanted from the other output neurons (> 0 keeps "
+                             "them in their linear range)", check=nonnegative)
     batch: int = param(32, kind=int, doc="samples per programmed update", check=positive)
     epochs: int = param(5, kind=int, doc="passes over the training set", check=positive)
     lr_decay: float = param(1.0, doc="learning rate factor per epoch", check=positive)

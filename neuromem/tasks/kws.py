@@ -77,6 +77,8 @@ class KWSNetwork:
                          "synapse", check=positive)
     init_scale: float = param(0.02, doc="initial normalised weights uniform in +-init_scale",
                               check=nonnegative)
+    neurons_per_class: int = param(1, kind=int, doc="output neurons per keyword (their spike "
+                                   "counts are summed: less readout noise)", check=at_least(1))
 
 
 @dataclasses.dataclass
@@ -188,6 +190,11 @@ def build_sections(data: dict, file=None):
     return dset, feat, net, neuron, delta
 
 
+def _class_counts(counts: np.ndarray, per_class: int) -> np.ndarray:
+    """Spike counts summed over each class's neurons (neurons are grouped by class)."""
+    return counts.reshape(len(counts), -1, per_class).sum(axis=2)
+
+
 def confusion(y_true, y_pred, n_classes):
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(m, (y_true, y_pred), 1)
@@ -208,31 +215,37 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     t_features = time.perf_counter() - t0
     n_classes = len(fs.label_names)
     n_rows = fs.rates["train"].shape[1]
+    k = net_s.neurons_per_class
+    neuron_class = np.repeat(np.arange(n_classes), k)
+    n_out = n_classes * k
     ss = np.random.SeedSequence(seed)
     build_seq, run_seq, order_seq = ss.spawn(3)
-    layer = CrossbarLayer(n_rows, n_classes, device.params, np.random.default_rng(build_seq),
+    layer = CrossbarLayer(n_rows, n_out, device.params, np.random.default_rng(build_seq),
                           mapping=net_s.mapping, w_max=net_s.w_max,
                           init=(-net_s.init_scale if net_s.mapping == "differential" else 0.0,
                                 net_s.init_scale))
-    net = Network(layer, Population(n_classes, neuron), STDPParams(rule="none"),
+    net = Network(layer, Population(n_out, neuron), STDPParams(rule="none"),
                   dt_s=feat.dt_s, t_present_s=feat.t_present_s, t_rest_s=0.0, seed=run_seq)
     t_learn = time.perf_counter()
     train_events = train_delta(net, fs.rates["train"], fs.labels["train"], delta,
                                input_scale=feat.max_rate_Hz * feat.t_present_s,
                                order_rng=np.random.default_rng(order_seq),
-                               progress="training" if progress else False)
+                               progress="training" if progress else False,
+                               neuron_class=neuron_class)
     t_learn = time.perf_counter() - t_learn
     t_inf = time.perf_counter()
     test = net.run(fs.rates["test"], progress="testing" if progress else False)
     t_inf = time.perf_counter() - t_inf
-    pred = test.counts.argmax(axis=1)
-    pred[test.counts.sum(axis=1) == 0] = -1
+    class_counts = _class_counts(test.counts, k)
+    pred = class_counts.argmax(axis=1)
+    pred[class_counts.sum(axis=1) == 0] = -1
     y_te = fs.labels["test"]
     acc = float(np.mean(pred == y_te))
     val_acc = None
     if "validation" in fs.rates and len(fs.rates["validation"]):
         val = net.run(fs.rates["validation"])
-        val_acc = float(np.mean(val.counts.argmax(axis=1) == fs.labels["validation"]))
+        val_acc = float(np.mean(_class_counts(val.counts, k).argmax(axis=1)
+                                == fs.labels["validation"]))
     base = baseline_accuracy(fs, seed)
     raster = net.run(fs.rates["test"][:raster_samples], raster=True).raster \
         if raster_samples else None
@@ -249,7 +262,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         "silent_test_fraction": float(np.mean(pred < 0)),
     }
     table = [("task", f"kws ({dset.dataset}, {n_classes} classes)"), ("device", device.name),
-             ("crossbar", f"{n_rows} rows x {n_classes} columns ({net_s.mapping})"),
+             ("crossbar", f"{n_rows} rows x {n_out} columns ({net_s.mapping}, "
+                          f"{k} neuron(s) per keyword)"),
              ("train / test clips", f"{metrics['n_train']} / {metrics['n_test']}"),
              ("SNN accuracy", f"{100 * acc:.2f} %"),
              ("baseline (logistic regression)", f"{100 * base:.2f} %"),
