@@ -25,6 +25,7 @@ from neuromem.neurons import LIFParams
 from neuromem.plasticity import DeltaRuleParams, STDPParams
 from neuromem.schema import at_least, build, nonnegative, param, positive, to_plain
 from neuromem.tasks import TaskResult, register_task
+from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
 
 __all__ = ["KWSData", "KWSFeatures", "KWSNetwork", "load_kws_features", "run_kws"]
 
@@ -187,7 +188,8 @@ def build_sections(data: dict, file=None):
     net = build(KWSNetwork, data.get("network", {}), file=file, section="network")
     neuron = build(LIFParams, data.get("neuron", {}), file=file, section="neuron")
     delta = build(DeltaRuleParams, data.get("delta", {}), file=file, section="delta")
-    return dset, feat, net, neuron, delta
+    energy = build(EnergySection, data.get("energy", {}), file=file, section="energy")
+    return dset, feat, net, neuron, delta, energy
 
 
 def _class_counts(counts: np.ndarray, per_class: int) -> np.ndarray:
@@ -207,7 +209,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     """Synthesize (cached) or load the data, train in-crossbar, test, compare with LR."""
     t0 = time.perf_counter()
     device = resolve_device(data.get("device", "ideal"), device_overrides, file=path)
-    dset, feat, net_s, neuron, delta = build_sections(data, file=path)
+    dset, feat, net_s, neuron, delta, energy_s = build_sections(data, file=path)
     card_path = find_card(dset.dataset, "datasets")
     card = load_toml(card_path)
     params = card.get("parameters", {})
@@ -219,7 +221,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     neuron_class = np.repeat(np.arange(n_classes), k)
     n_out = n_classes * k
     ss = np.random.SeedSequence(seed)
-    build_seq, run_seq, order_seq = ss.spawn(3)
+    build_seq, run_seq, order_seq, mac_seq = ss.spawn(4)
     layer = CrossbarLayer(n_rows, n_out, device.params, np.random.default_rng(build_seq),
                           mapping=net_s.mapping, w_max=net_s.w_max,
                           init=(-net_s.init_scale if net_s.mapping == "differential" else 0.0,
@@ -247,6 +249,14 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         val_acc = float(np.mean(_class_counts(val.counts, k).argmax(axis=1)
                                 == fs.labels["validation"]))
     base = baseline_accuracy(fs, seed)
+    # the same weights as a DAC -> crossbar -> ADC accelerator on the same test inputs
+    y_mac, mac_counts, xbar = mac_mode(layer, fs.rates["test"] / feat.max_rate_Hz, energy_s,
+                                       np.random.default_rng(mac_seq))
+    acc_mac = float(np.mean(_class_counts(y_mac, k).argmax(axis=1) == y_te))
+    e_inputs = energy_inputs(layer=layer, xbar=xbar, test_events=test.events,
+                             mac_counts=mac_counts, n_test=len(y_te), dt_s=feat.dt_s,
+                             section=energy_s, acc_spiking=acc, acc_mac=acc_mac)
+    e_sum = energy_summary(e_inputs, device, energy_s.tech)
     raster = net.run(fs.rates["test"][:raster_samples], raster=True).raster \
         if raster_samples else None
     wall = time.perf_counter() - t0
@@ -256,7 +266,9 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         "n_train": int(len(fs.labels["train"])), "n_test": int(len(y_te)),
         "n_classes": n_classes, "n_rows": n_rows, "wall_s": wall, "features_s": t_features,
         "learn_s": t_learn, "inference_s": t_inf, "seed": seed, "device": device.name,
-        "dataset": dset.dataset, "snr_db": dset.snr_db,
+        "dataset": dset.dataset, "snr_db": dset.snr_db, "mac_accuracy": acc_mac,
+        "energy_tech": energy_s.tech, "spiking_energy_per_inference_J": e_sum["spiking_J"],
+        "mac_energy_per_inference_J": e_sum["mac_J"],
         "test_spikes_per_sample": float(test.counts.sum(axis=1).mean()),
         "input_spikes_per_sample": float(test.events["input_spikes"] / len(y_te)),
         "silent_test_fraction": float(np.mean(pred < 0)),
@@ -267,6 +279,10 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              ("train / test clips", f"{metrics['n_train']} / {metrics['n_test']}"),
              ("SNN accuracy", f"{100 * acc:.2f} %"),
              ("baseline (logistic regression)", f"{100 * base:.2f} %"),
+             (f"MAC mode ({energy_s.dac_bits}b DAC, {energy_s.adc_bits}b ADC)",
+              f"{100 * acc_mac:.2f} %"),
+             (f"energy / inference ({energy_s.tech})",
+              f"spiking {e_sum['spiking_J'] * 1e9:.3g} nJ, MAC {e_sum['mac_J'] * 1e9:.3g} nJ"),
              ("input / output spikes per clip",
               f"{metrics['input_spikes_per_sample']:.0f} / "
               f"{metrics['test_spikes_per_sample']:.1f}"),
@@ -282,7 +298,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              "device": device.to_dict(), "dataset": card,
              "resolved": {"data": to_plain(dset), "features": to_plain(feat),
                           "network": to_plain(net_s), "neuron": to_plain(neuron),
-                          "delta": to_plain(delta)}}
-    extra = {"label_names": list(fs.label_names), "features": fs.description}
+                          "delta": to_plain(delta), "energy": to_plain(energy_s)}}
+    extra = {"label_names": list(fs.label_names), "features": fs.description,
+             "energy_inputs": e_inputs}
     return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
                       state, table, raster, extra)
