@@ -22,6 +22,7 @@ from neuromem.neurons import LIFParams
 from neuromem.plasticity import STDPParams
 from neuromem.schema import at_least, build, fraction, nonnegative, param, positive, to_plain
 from neuromem.tasks import TaskResult, register_task
+from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
 
 __all__ = ["NetworkSection", "DigitsData", "label_neurons", "classify", "run_digits"]
 
@@ -110,6 +111,10 @@ def build_sections(data: dict, file=None):
     return net, neuron, stdp, dset
 
 
+def build_energy(data: dict, file=None) -> EnergySection:
+    return build(EnergySection, data.get("energy", {}), file=file, section="energy")
+
+
 @register_task("digits_stdp")
 def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                progress: bool = False, raster_samples: int = 0) -> TaskResult:
@@ -122,8 +127,9 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         x_tr, y_tr = x_tr[:dset.n_train], y_tr[:dset.n_train]
     r_tr = intensity_rates(x_tr, dset.max_rate_Hz, dset.encoding)
     r_te = intensity_rates(x_te, dset.max_rate_Hz, dset.encoding)
+    energy_s = build_energy(data, file=path)
     ss = np.random.SeedSequence(seed)
-    build_seq, run_seq, order_seq = ss.spawn(3)
+    build_seq, run_seq, order_seq, mac_seq = ss.spawn(4)
     layer = CrossbarLayer(r_tr.shape[1], net_s.n_exc, device.params,
                           np.random.default_rng(build_seq), mapping=net_s.mapping,
                           w_max=net_s.w_max, init=(net_s.init_low, net_s.init_high))
@@ -151,6 +157,18 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     pred = classify(test_run.counts, assign, n_classes)
     acc = float(np.mean(pred == y_te))
     conf = confusion(y_te, pred, n_classes)
+    # MAC mode: the learned conductances as a DAC -> crossbar -> ADC accelerator; the most
+    # driven neuron (largest column sum: the winner-take-all of the spiking network, without
+    # its adaptive thresholds) answers with its label
+    y_mac, mac_counts, xbar = mac_mode(layer, r_te / dset.max_rate_Hz, energy_s,
+                                       np.random.default_rng(mac_seq))
+    winner = np.argmax(y_mac, axis=1)
+    pred_mac = assign[winner]
+    acc_mac = float(np.mean(pred_mac == y_te))
+    e_inputs = energy_inputs(layer=layer, xbar=xbar, test_events=test_run.events,
+                             mac_counts=mac_counts, n_test=len(y_te), dt_s=net_s.dt_s,
+                             section=energy_s, acc_spiking=acc, acc_mac=acc_mac)
+    e_sum = energy_summary(e_inputs, device, energy_s.tech)
     raster = None
     if raster_samples:
         raster = net.run(r_te[:raster_samples], raster=True, t_present_s=t_test).raster
@@ -164,10 +182,17 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         "test_spikes_per_sample": float(test_run.counts.sum(axis=1).mean()),
         "silent_test_fraction": float(np.mean(test_run.counts.sum(axis=1) == 0)),
         "synaptic_memory_bytes_per_synapse": layer.memory_bytes() / (layer.n_in * layer.n_out),
+        "mac_accuracy": acc_mac, "energy_tech": energy_s.tech,
+        "spiking_energy_per_inference_J": e_sum["spiking_J"],
+        "mac_energy_per_inference_J": e_sum["mac_J"],
     }
     table = [("task", "digits_stdp (sklearn 8x8 digits)"), ("device", device.name),
              ("neurons", net_s.n_exc), ("train / test images", f"{len(y_tr)} / {n_test}"),
              ("epochs", dset.epochs), ("accuracy", f"{100 * acc:.2f} %"),
+             (f"MAC mode ({energy_s.dac_bits}b DAC, {energy_s.adc_bits}b ADC)",
+              f"{100 * acc_mac:.2f} %"),
+             (f"energy / inference ({energy_s.tech})",
+              f"spiking {e_sum['spiking_J'] * 1e9:.3g} nJ, MAC {e_sum['mac_J'] * 1e9:.3g} nJ"),
              ("test spikes per image", f"{metrics['test_spikes_per_sample']:.1f}"),
              ("LTP / LTD pulses (training)",
               f"{train_events['ltp_pulses']:,} / {train_events['ltd_pulses']:,}"),
@@ -181,7 +206,9 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     cards = {"network": {k: v for k, v in data.items() if k != "device"},
              "device": device.to_dict(),
              "resolved": {"network": to_plain(net_s), "neuron": to_plain(neuron),
-                          "stdp": to_plain(stdp), "data": to_plain(dset)}}
+                          "stdp": to_plain(stdp), "data": to_plain(dset),
+                          "energy": to_plain(energy_s)}}
     return TaskResult("digits_stdp", metrics, cards,
                       {"train": train_events, "label": label_run.events,
-                       "test": test_run.events}, state, table, raster)
+                       "test": test_run.events}, state, table, raster,
+                      {"energy_inputs": e_inputs})

@@ -33,7 +33,7 @@ from neuromem.sweep import load_sweep, read_index, run_sweep, shard_path, summar
 
 QUICK = os.environ.get("NEUROMEM_QUICK") == "1"
 SPREADS = [0.0, 0.5, 1.0] if QUICK else [0.0, 0.25, 0.5, 0.75, 1.0]
-REPLICATES = 2 if QUICK else 3
+REPLICATES = 3
 work = Path(tempfile.mkdtemp(prefix="neuromem_sweep_"))   # everything goes here
 print(f"{'quick' if QUICK else 'full'} setting: {len(SPREADS)} spreads x {REPLICATES} "
       f"replicates, {os.cpu_count()} cores; working folder {work}")
@@ -147,7 +147,7 @@ for i in np.argsort(sigma, kind="stable"):
 
 # %% [markdown]
 # Mean and 95 % confidence interval of the mean at each σ: a Student t interval over the
-# replicates, mean ± t(0.975, n−1)·s/√n. With 2 or 3 replicates t is large (12.7 and 4.3):
+# replicates, mean ± t(0.975, n−1)·s/√n. With 3 replicates t(0.975, 2) = 4.3, not 1.96:
 # the band is honest about how little a few replicates pin down.
 
 # %%
@@ -188,45 +188,60 @@ print(f"  state       {', '.join(f'{k} {v.shape}' for k, v in result.state.items
 # %% [markdown]
 # ## Accuracy against spread
 # Left: each dot is one run, the line the mean over replicates, the band its 95 % confidence
-# interval. Right, from the two result files just read: the learned conductances. Without
-# spread, learning drives the devices to the two ends of one common window; with spread each
-# device saturates at its own G_max, and the upper peak smears out.
+# interval. Right, from the two result files just read: what the neurons learned, one neuron
+# per digit class (its crossbar column as an 8x8 map of conductances, the class it was
+# labelled with in the corner). With spread, every device saturates at its own G_max, which
+# lays salt-and-pepper noise over the learned digits.
 
 # %%
-fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+def fields(state, n_cols=5):
+    """One neuron per class (the first labelled with it) as a mosaic of 8x8 maps, in µS."""
+    g, labels = state["g_pos_S"] * 1e6, state["neuron_labels"]
+    picks = [int(np.flatnonzero(labels == c)[0]) for c in range(10) if np.any(labels == c)]
+    picks += [j for j in range(g.shape[1]) if j not in picks][:10 - len(picks)]
+    n_rows = -(-len(picks) // n_cols)
+    image = np.full((9 * n_rows - 1, 9 * n_cols - 1), np.nan)
+    for k, j in enumerate(picks):
+        r, c = divmod(k, n_cols)
+        image[9 * r:9 * r + 8, 9 * c:9 * c + 8] = g[:, j].reshape(8, 8)
+    return image, [(divmod(k, n_cols), labels[j]) for k, j in enumerate(picks)]
+
+
+nominal = load_device("taox_hfox_wu2018").params
+fig = plt.figure(figsize=(12, 4.8))
+grid = fig.add_gridspec(2, 2, width_ratios=[1.15, 1], wspace=0.1, hspace=0.2)
+ax = fig.add_subplot(grid[:, 0])
 jitter = np.random.default_rng(0).uniform(-0.012, 0.012, len(sigma)) * (levels[-1] or 1)
 ax.fill_between(levels, mean - half, mean + half, color="C0", alpha=0.2,
-                label="95 % CI of the mean (t)")
-ax.plot(levels, mean, "o-", color="C0", lw=2, label=f"mean of {REPLICATES} replicates")
-ax.plot(sigma + jitter, accuracy, "o", ms=4, color="0.3", alpha=0.7, label="one run")
-ax.set_xlabel("device-to-device spread σ of G_max and A (relative)")
+                label="95 % CI of the mean (t interval)")
+ax.plot(levels, mean, "o-", color="C0", lw=2, ms=7, label=f"mean of {REPLICATES} replicates")
+ax.plot(sigma + jitter, accuracy, "o", ms=4, color="0.25", alpha=0.7, label="one run")
+ax.set_xlabel("device-to-device spread σ of G_max and of the nonlinearity A")
 ax.set_ylabel("test accuracy (%)")
 ax.set_xticks(levels)
-top = max(mean.max() + np.nanmax(half), accuracy.max())
-bottom = min(mean.min() - np.nanmax(half), accuracy.min())
+top = max(np.nanmax(mean + half), accuracy.max())
+bottom = min(np.nanmin(mean - half), accuracy.min())
 ax.set_ylim(max(0, bottom - 5), min(100, top + 5))
 ax.grid(alpha=0.3)
 ax.legend(loc="lower left", fontsize=9)
-ax.set_title(f"digits_stdp on TaOx/HfOx, {result.metrics['n_exc']} neurons"
-             + (" (quick setting)" if QUICK else ""))
+epochs = result.metrics["epochs"]
+ax.set_title(f"digits_stdp on TaOx/HfOx RRAM: {result.metrics['n_exc']} neurons, {epochs} "
+             f"epoch{'s' if epochs > 1 else ''}" + (" (quick setting)" if QUICK else ""),
+             fontsize=11)
 
-nominal = load_device("taox_hfox_wu2018").params
-bins = np.linspace(0, 2.2 * nominal.g_max_S, 80) * 1e6
-for s, color in zip(shards, ("C0", "C3")):
-    g = shards[s].state["g_pos_S"].ravel() * 1e6
-    bx.hist(g, bins=bins, histtype="stepfilled", alpha=0.35, color=color, density=True,
-            label=f"σ = {s:g}")
-    bx.hist(g, bins=bins, histtype="step", color=color, density=True)
-for g_ref in (nominal.g_min_S, nominal.g_max_S):
-    bx.axvline(g_ref * 1e6, color="0.4", ls="--", lw=1)
-bx.text(nominal.g_max_S * 1e6, bx.get_ylim()[1] * 0.95, " nominal G_max", fontsize=8,
-        va="top", color="0.3")
-bx.set_yscale("log")
-bx.set_xlabel("learned conductance (µS)")
-bx.set_ylabel("density (log)")
-bx.set_title("conductances after learning (replicate 0)")
-bx.legend(fontsize=9)
-fig.tight_layout()
+cmap = plt.get_cmap("magma").copy()
+cmap.set_bad("white")
+for row, s in enumerate(shards):
+    bx = fig.add_subplot(grid[row, 1])
+    image, where = fields(shards[s].state)
+    im = bx.imshow(image, cmap=cmap, vmin=0, vmax=nominal.g_max_S * 1e6)
+    for (r, c), label in where:
+        bx.text(9 * c - 0.3, 9 * r - 0.3, str(label) if label >= 0 else "-", color="w",
+                fontsize=8, ha="left", va="top", fontweight="bold")
+    bx.set_axis_off()
+    bx.set_title(f"learned conductances, σ = {s:g} (accuracy "
+                 f"{100 * shards[s].metrics['accuracy']:.0f} %)", fontsize=10)
+fig.colorbar(im, ax=fig.axes[1:], shrink=0.8, label="conductance (µS), up to the nominal G_max")
 plt.show()
 
 # %% [markdown]
