@@ -130,6 +130,14 @@ def cmd_run(args) -> int:
     from neuromem.tasks import get_task
 
     overrides = dict(parse_override(text) for text in args.set or [])
+    if args.dataset:
+        overrides["data.dataset"] = args.dataset
+    if args.data_dir:
+        folder = Path(args.data_dir).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"data folder not found: {folder} (see datasets/README.md)",
+                              key="--data-dir")
+        overrides["data.data_dir"] = str(folder)
     data, path, device_overrides = load_network_data(args.network, overrides, quick=args.quick)
     seed = args.seed if args.seed is not None else data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -284,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--quick", action="store_true", help="the card's quick setting (< 1 min)")
     p.add_argument("--progress", action="store_true", help="progress bars even when not a tty")
+    p.add_argument("--dataset", help="dataset card of the data section (e.g. speech_commands, "
+                   "folder, synth_kws)")
+    p.add_argument("--data-dir", help="folder of a real dataset (see datasets/README.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sweep", help="run a sweep card: many runs into one folder")

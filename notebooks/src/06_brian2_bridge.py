@@ -52,8 +52,9 @@ T_ON, T_OFF, MAX_RATE = 100 * ms, 50 * ms, 60 * Hz
 block = T_OFF                                  # schedule resolution
 per = int(round((T_ON + T_OFF) / block))
 schedule = np.zeros((n_show * per, 64))
-for k, img in enumerate(images):
-    schedule[k * per:k * per + int(round(T_ON / block))] = img
+on = int(round(T_ON / block))
+for n, img in enumerate(images):
+    schedule[n * per:n * per + on] = img
 stimulus = TimedArray(schedule * MAX_RATE, dt=block)
 duration = n_show * (T_ON + T_OFF)
 print(f"{n_show} presentations, {duration}")
@@ -64,7 +65,7 @@ print(f"{n_show} presentations, {duration}")
 # other neurons (winner-take-all), spike-triggered adaptation `w`.
 
 # %%
-N = 12
+N = 16
 adex = """
 dv/dt = (gL * (EL - v) + gL * DeltaT * exp((v - VT) / DeltaT) + ge * (Ee - v)
          + gi * (Ei - v) - w) / C : volt (unless refractory)
@@ -73,8 +74,8 @@ dge/dt = -ge / tau_e : siemens
 dgi/dt = -gi / tau_i : siemens
 """
 params = dict(C=281 * pF, gL=30 * nS, EL=-70.6 * mV, VT=-50.4 * mV, DeltaT=2 * mV,
-              tau_w=144 * ms, a=4 * nS, b=0.0805 * nA, Ee=0 * mV, Ei=-80 * mV,
-              tau_e=5 * ms, tau_i=10 * ms, v_cut=-30 * mV, g_inh=40 * nS)
+              tau_w=1000 * ms, a=4 * nS, b=0.2 * nA, Ee=0 * mV, Ei=-80 * mV,
+              tau_e=5 * ms, tau_i=10 * ms, v_cut=-30 * mV, g_inh=100 * nS)
 inputs = PoissonGroup(64, rates="stimulus(t, i)", name="inputs")
 exc = NeuronGroup(N, adex, threshold="v > v_cut", reset="v = EL; w += b",
                   refractory=2 * ms, method="euler", namespace=params, name="exc")
@@ -84,10 +85,10 @@ inhibition = Synapses(exc, exc, on_pre="gi_post += g_inh", namespace=params,
 inhibition.connect(condition="i != j")
 
 # %% [markdown]
-# ## The crossbar: 64 x 12 TaOx/HfOx devices, learning with the Querlioz rule
+# ## The crossbar: 64 x 16 TaOx/HfOx devices, learning with the Querlioz rule
 # `CrossbarSynapses(source, target, layer, target_var)` is a Brian2 object: it reads the
 # crossbar into `exc.ge` at every input spike (a synapse at full conductance adds
-# `w_max = 6 nS`, a Quantity in the unit of `ge`) and turns STDP weight changes into device
+# `w_max = 8 nS`, a Quantity in the unit of `ge`) and turns STDP weight changes into device
 # pulses. The Querlioz rule (Querlioz et al., IEEE TNANO 2013) potentiates the inputs that
 # spiked within 20 ms before an output spike and depresses all others.
 
@@ -97,8 +98,8 @@ print(f"{device.levels} levels, A_LTP/Pmax {device.a_ltp_norm:.3f}, A_LTD/Pmax "
       f"{device.a_ltd_norm:.3f}, C2C sigma {device.ctoc_sigma}")
 layer = CrossbarLayer(64, N, device, rng, init=(0.2, 0.6))
 g_initial = layer.pos.conductance_S.copy()
-stdp = STDPParams(rule="querlioz", a_plus=0.06, a_minus=0.03, window_s=0.02)
-syn = CrossbarSynapses(inputs, exc, layer, "ge", w_max=6 * nS, stdp=stdp, name="crossbar")
+stdp = STDPParams(rule="querlioz", a_plus=0.02, a_minus=0.01, window_s=0.02)
+syn = CrossbarSynapses(inputs, exc, layer, "ge", w_max=8 * nS, stdp=stdp, name="crossbar")
 syn
 
 # %%
@@ -122,15 +123,15 @@ fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True,
 sel = in_spikes.t < t_max
 axes[0].plot(in_spikes.t[sel] / ms, in_spikes.i[sel], ",", color="0.6")
 sel = spikes.t < t_max
-axes[0].scatter(spikes.t[sel] / ms, 64 + 2 + spikes.i[sel] * 2, s=8, c="C3")
-for k in range(int(t_max / (T_ON + T_OFF))):
-    t0 = k * (T_ON + T_OFF) / ms
-    axes[0].text(t0 + 45, 92, str(labels[k]), ha="center")
+axes[0].scatter(spikes.t[sel] / ms, 66 + spikes.i[sel] * 2, s=8, c="C3")
+for n in range(int(t_max / (T_ON + T_OFF))):
+    axes[0].text(n * (T_ON + T_OFF) / ms + 50, 66 + 2 * N + 2, str(labels[n]), ha="center")
+axes[0].set_ylim(-2, 66 + 2 * N + 8)
 axes[0].set_ylabel("inputs | neurons")
 sel = trace.t < t_max
-for idx in (0, 1):
-    axes[1].plot(trace.t[sel] / ms, trace.v[idx][sel] / mV, lw=0.8, label=f"neuron {idx}")
-    axes[2].plot(trace.t[sel] / ms, trace.w[idx][sel] / nA, lw=0.8)
+for n in (0, 1):
+    axes[1].plot(trace.t[sel] / ms, trace.v[n][sel] / mV, lw=0.8, label=f"neuron {n}")
+    axes[2].plot(trace.t[sel] / ms, trace.w[n][sel] / nA, lw=0.8)
 axes[1].set_ylabel("v (mV)")
 axes[1].legend(loc="upper right", fontsize=8)
 axes[2].set_ylabel("adaptation w (nA)")
@@ -145,10 +146,8 @@ fig.tight_layout()
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 for col, ax in enumerate(axes):
-    for k in range(6):
-        cell = col * 6 + k
-        ax.plot(g_mon.t / second, g_mon.g[cell] / uS, lw=1,
-                label=f"pixel {pixels[k]}")
+    for n, pixel in enumerate(pixels):
+        ax.plot(g_mon.t / second, g_mon.g[col * 6 + n] / uS, lw=1, label=f"pixel {pixel}")
     ax.set_title(f"column {col} (neuron {col})")
     ax.set_xlabel("time (s)")
 axes[0].set_ylabel("G (uS)")
@@ -159,13 +158,14 @@ fig.tight_layout()
 # ## Learned receptive fields: each column of the crossbar as an 8x8 image
 
 # %%
-fig, axes = plt.subplots(2, N, figsize=(N * 1.1, 2.6))
-for j in range(N):
-    axes[0, j].imshow(g_initial[:, j].reshape(8, 8), cmap="viridis",
-                      vmin=device.g_min_S, vmax=device.g_max_S)
-    axes[1, j].imshow((syn.g[:, j] / siemens).reshape(8, 8), cmap="viridis",
-                      vmin=device.g_min_S, vmax=device.g_max_S)
-    for ax in axes[:, j]:
+fig, axes = plt.subplots(2, N, figsize=(N * 0.75, 1.9))
+g_learned = syn.g / siemens
+for col in range(N):
+    axes[0, col].imshow(g_initial[:, col].reshape(8, 8), cmap="viridis",
+                        vmin=device.g_min_S, vmax=device.g_max_S)
+    axes[1, col].imshow(g_learned[:, col].reshape(8, 8), cmap="viridis",
+                        vmin=device.g_min_S, vmax=device.g_max_S)
+    for ax in axes[:, col]:
         ax.set_xticks([])
         ax.set_yticks([])
 axes[0, 0].set_ylabel("before")
@@ -186,8 +186,8 @@ keep = np.isin(y_test, classes)
 n_test = 60 if QUICK else 200
 x_eval, y_eval = x_test[keep][:n_test], y_test[keep][:n_test]
 schedule_eval = np.zeros((n_test * per, 64))
-for k, img in enumerate(x_eval):
-    schedule_eval[k * per:k * per + int(round(T_ON / block))] = img
+for n, img in enumerate(x_eval):
+    schedule_eval[n * per:n * per + on] = img
 t_start = net.t
 # the PoissonGroup reads `stimulus` at absolute time t: a new schedule starting now
 stimulus = TimedArray(np.concatenate([np.zeros((int(round(t_start / block)), 64)),
@@ -198,9 +198,10 @@ t_rel = np.asarray((spikes.t[n_before:] - t_start) / (T_ON + T_OFF)).astype(int)
 counts = np.zeros((n_test, N))
 np.add.at(counts, (t_rel, np.asarray(spikes.i[n_before:])), 1)
 responses = np.array([counts[y_eval == c].mean(axis=0) for c in classes])
-neuron_label = np.array(classes)[responses.argmax(axis=0)]
-votes = np.array([[counts[k, neuron_label == c].sum() for c in classes]
-                  for k in range(n_test)])
+neuron_label = np.where(responses.max(axis=0) > 0, np.array(classes)[responses.argmax(axis=0)],
+                        -1)   # -1: silent during the test
+votes = np.array([[counts[n, neuron_label == c].sum() for c in classes]
+                  for n in range(n_test)])
 answered = votes.sum(axis=1) > 0
 accuracy = np.mean(np.array(classes)[votes.argmax(axis=1)][answered] == y_eval[answered])
 print(f"neuron labels {neuron_label.tolist()}; accuracy on {answered.sum()} answered test "
@@ -245,13 +246,13 @@ def run_once(mode):
     inh = Synapses(tgt, tgt, on_pre="gi_post += g_inh", namespace=params, name=f"inh_{mode}")
     inh.connect(condition="i != j")
     if mode == "bridge":
-        s = CrossbarSynapses(src, tgt, crossbar, "ge", w_max=6 * nS, stdp=stdp,
+        s = CrossbarSynapses(src, tgt, crossbar, "ge", w_max=8 * nS, stdp=stdp,
                              name=f"x_{mode}")
     else:
-        s = to_brian2_synapses(crossbar, src, tgt, stdp, target_var="ge", w_max=6 * nS,
+        s = to_brian2_synapses(crossbar, src, tgt, stdp, target_var="ge", w_max=8 * nS,
                                name=f"x_{mode}")
     mon = SpikeMonitor(tgt, name=f"mon_{mode}")
-    Network(src, tgt, inh, s, mon).run(1 * second)
+    Network(src, tgt, inh, s, mon).run(1 * second, namespace={})
     if mode == "export":
         copy_conductances(s, crossbar)
     return mon.it, crossbar, s
@@ -282,7 +283,7 @@ print("\non_post code of the exported Synapses:\n" + exported.post.code)
 # ## What to conclude
 #
 # - A neuromem crossbar is one more Brian2 object: `CrossbarSynapses` sits between any
-#   spiking groups, takes Quantities at its boundary (`w_max = 6 nS` into `ge` in siemens),
+#   spiking groups, takes Quantities at its boundary (`w_max = 8 nS` into `ge` in siemens),
 #   learns with real device behaviour (nonlinear, quantised, noisy pulses) and is monitored,
 #   stored and restored like the rest of the network.
 # - The AdEx neurons with winner-take-all inhibition learn digit-like receptive fields in the
