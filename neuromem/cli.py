@@ -148,18 +148,26 @@ def cmd_run(args) -> int:
     task = get_task(data.get("task", path.stem), file=path)
     t0 = time.perf_counter()
     result = task(data, path=path, device_overrides=device_overrides, seed=seed,
-                  progress=not args.json and sys.stderr.isatty() or args.progress)
+                  progress=not args.json and sys.stderr.isatty() or args.progress,
+                  raster_samples=1 if output is not None else 0)
     if output is not None:
         from neuromem.store import write_result
         write_result(output, metrics=result.metrics, cards=result.cards, events=result.events,
                      state=result.state, raster=result.raster, seed=seed,
                      command=" ".join(["neuromem", *sys.argv[1:]]) if sys.argv else None,
                      extra=result.extra or None)
+    report = None
+    if output is not None:
+        from neuromem.plot.report import plot_report
+        report = output.with_name(output.stem + "_report.png")
+        summary = (result.extra or {}).get("energy_summary")
+        plot_report(result, energy=summary).savefig(report, dpi=110)
     if args.json:
         out = dict(result.metrics)
         out["events"] = result.events
         if output is not None:
             out["result_file"] = str(output)
+            out["report_figure"] = str(report)
         print(json.dumps(out, indent=2, default=_json_default))
     else:
         width = max(len(str(k)) for k, _ in result.table)
@@ -167,6 +175,7 @@ def cmd_run(args) -> int:
             print(f"{str(key).ljust(width)}  {value}")
         if output is not None:
             print(f"{'result file'.ljust(width)}  {output}")
+            print(f"{'report figure'.ljust(width)}  {report}")
     _ = t0
     return 0
 

@@ -56,9 +56,9 @@ def test_unknown_network_and_device_suggest_the_closest():
     assert out.returncode == 2 and "did you mean 'taox_hfox_wu2018'" in out.stderr
 
 
-def test_run_json_contract_and_learning_beats_chance():
+def test_run_json_contract_and_learning_beats_chance(tmp_path):
     out = run_cli("run", "digits_stdp", "--quick", "--set", "data.n_train=300", "--json",
-                  "--seed", "1")
+                  "--seed", "1", "-o", str(tmp_path / "run.h5"))
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     for key in ("accuracy", "n_train", "n_test", "wall_s"):
@@ -68,3 +68,10 @@ def test_run_json_contract_and_learning_beats_chance():
     assert 0.4 < res["accuracy"] <= 1.0
     ev = res["events"]["train"]
     assert ev["ltp_pulses"] > 0 and ev["input_spikes"] == ev["row_activations"]
+    from neuromem.store import read_result
+    back = read_result(res["result_file"])
+    assert back.metrics["accuracy"] == res["accuracy"]
+    assert "energy_inputs" in back.extra
+    report = tmp_path / "run_report.png"
+    assert res["report_figure"] == str(report)
+    assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and report.stat().st_size > 20000

@@ -93,7 +93,24 @@ class CrossbarSynapses(NetworkOperation):
     step (thresholds come before synapses in Brian2's schedule) and its reads take effect
     from the next state update, like ``on_pre`` code. Within the step the order is the
     engine's: all input rows are read (each then depressed by the post traces), then output
-    spikes potentiate. Trace ages are counted in time steps of the clock.
+    spikes potentiate. Trace ages are counted in time steps of the clock. Brian2 has no
+    samples: where neuromem's engine clears the STDP traces at each sample start, call
+    :meth:`reset_traces` (e.g. from a ``NetworkOperation(syn.reset_traces, dt=...)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brian2 import NeuronGroup, PoissonGroup, Hz, ms, run
+    >>> from neuromem.cards import load_device
+    >>> from neuromem.layers import CrossbarLayer
+    >>> layer = CrossbarLayer(20, 3, load_device("ideal").params, np.random.default_rng(0))
+    >>> inp = PoissonGroup(20, rates=50 * Hz)
+    >>> out = NeuronGroup(3, "dv/dt = -v / (10 * ms) : 1\\nge : 1", threshold="v > 1",
+    ...                   reset="v = 0")
+    >>> syn = CrossbarSynapses(inp, out, layer, "ge")
+    >>> run(10 * ms)
+    >>> syn.events["input_spikes"] > 0
+    True
     """
 
     def __init__(self, source, target, layer, target_var: str = "ge", *, learn: bool = True,

@@ -211,4 +211,6 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     return TaskResult("digits_stdp", metrics, cards,
                       {"train": train_events, "label": label_run.events,
                        "test": test_run.events}, state, table, raster,
-                      {"energy_inputs": e_inputs})
+                      {"energy_inputs": e_inputs, "energy_summary": {
+                          "tech": e_sum["tech"], "spiking": e_sum["spiking"],
+                          "mac": e_sum["mac"]}})

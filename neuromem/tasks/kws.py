@@ -300,6 +300,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                           "network": to_plain(net_s), "neuron": to_plain(neuron),
                           "delta": to_plain(delta), "energy": to_plain(energy_s)}}
     extra = {"label_names": list(fs.label_names), "features": fs.description,
-             "energy_inputs": e_inputs}
+             "energy_inputs": e_inputs, "energy_summary": {
+                 "tech": e_sum["tech"], "spiking": e_sum["spiking"], "mac": e_sum["mac"]}}
     return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
                       state, table, raster, extra)

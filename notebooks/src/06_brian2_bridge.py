@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from brian2 import (Hz, NeuronGroup, Network, PoissonGroup, SpikeGeneratorGroup,
                     SpikeMonitor, StateMonitor, Synapses, TimedArray, defaultclock, mV, ms,
-                    nA, nS, pF, prefs, second, siemens, uS)
+                    nA, nS, pF, prefs, second, seed, siemens, uS)
 
 from neuromem.brian import (CrossbarStateMonitor, CrossbarSynapses, copy_conductances,
                             export_limitations, to_brian2_synapses)
@@ -32,7 +32,8 @@ from neuromem.plasticity import STDPParams
 QUICK = os.environ.get("NEUROMEM_QUICK") == "1"
 prefs.codegen.target = "numpy"       # "cython" is faster once compiled
 defaultclock.dt = 0.5 * ms
-rng = np.random.default_rng(0)
+seed(0)                              # Brian2's generator (Poisson input spikes)
+rng = np.random.default_rng(0)       # neuromem's side: initial conductances, digit order
 
 # %% [markdown]
 # ## The input: handwritten digits 0-3 as Poisson spike trains
@@ -94,8 +95,9 @@ inhibition.connect(condition="i != j")
 
 # %%
 device = load_device("taox_hfox_wu2018").params
-print(f"{device.levels} levels, A_LTP/Pmax {device.a_ltp_norm:.3f}, A_LTD/Pmax "
-      f"{device.a_ltd_norm:.3f}, C2C sigma {device.ctoc_sigma}")
+print(f"{device.levels} levels, window {device.g_min_S / 1e-6:g}-{device.g_max_S / 1e-6:g} uS, "
+      f"A/Pmax: SET {device.a_ltp_norm:.1f} (nearly linear), RESET {device.a_ltd_norm:.2f}, "
+      f"C2C sigma {device.ctoc_sigma:.1%} per pulse")
 layer = CrossbarLayer(64, N, device, rng, init=(0.2, 0.6))
 g_initial = layer.pos.conductance_S.copy()
 stdp = STDPParams(rule="querlioz", a_plus=0.02, a_minus=0.01, window_s=0.02)
@@ -206,12 +208,21 @@ answered = votes.sum(axis=1) > 0
 accuracy = np.mean(np.array(classes)[votes.argmax(axis=1)][answered] == y_eval[answered])
 print(f"neuron labels {neuron_label.tolist()}; accuracy on {answered.sum()} answered test "
       f"digits: {accuracy:.0%} (chance {1 / len(classes):.0%})")
-g_after_test = syn.g.copy()
 net.restore("trained")
 syn.learn = True
-print("restored: conductances identical to before the test:",
-      np.array_equal(syn.g, g_after_test), "(learning was off, so they are)",
-      "; network time back to", net.t)
+print(f"restored: t = {net.t}, {spikes.num_spikes} spikes recorded (the test's are gone)")
+
+# %% [markdown]
+# The restore covers the devices too: one more second with learning on moves the
+# conductances; `restore` puts every one of them back.
+
+# %%
+g_trained = syn.g.copy()
+net.run(1 * second)
+moved = np.abs(syn.g - g_trained).max()
+net.restore("trained")
+print(f"largest conductance change after 1 s of learning: {moved / uS:.2f} uS; "
+      f"after restore: {np.abs(syn.g - g_trained).max() / uS:.2f} uS")
 
 # %% [markdown]
 # ## The same crossbar as Brian2 equations
@@ -286,8 +297,12 @@ print("\non_post code of the exported Synapses:\n" + exported.post.code)
 #   spiking groups, takes Quantities at its boundary (`w_max = 8 nS` into `ge` in siemens),
 #   learns with real device behaviour (nonlinear, quantised, noisy pulses) and is monitored,
 #   stored and restored like the rest of the network.
-# - The AdEx neurons with winner-take-all inhibition learn digit-like receptive fields in the
-#   devices' conductances; the Querlioz rule drives unused pixels to g_min.
+# - The AdEx neurons with winner-take-all inhibition and spike-triggered adaptation learn
+#   digit-like receptive fields in the devices' conductances (the Querlioz rule drives the
+#   background pixels towards g_min). Labelled by their test responses, 16 neurons classify
+#   held-out digits 0-3 at about 50-60 % (chance 25 %): a small, short, unsupervised run on
+#   noisy devices, shown for the workflow rather than the accuracy (notebook 02 is the
+#   accuracy study).
 # - For standalone and GPU devices, `to_brian2_synapses` writes the same crossbar as Brian2
 #   equations; on a noise-free card it reproduces the bridge's spikes exactly and its
 #   conductances to round-off. Noise and discrete levels are expressible only with Brian2's
