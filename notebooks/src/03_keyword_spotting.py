@@ -14,7 +14,8 @@
 # `neuromem run kws` runs the same thing from the command line.
 #
 # **Settings.** With `NEUROMEM_QUICK=1` the notebook runs a tiny version: 400 clips, 4 time
-# bins, 0.3 s presentations and 2 epochs, with the corpus in a temporary folder. It runs in
+# bins, 0.3 s presentations and 6 epochs of 16-clip batches, with the corpus in a temporary
+# folder. It runs in
 # about a minute on a loaded 2-core machine, and its accuracies are far below the full
 # setting's. Without it the network card runs as shipped (8,000 clips, 8 time bins, 1 s, 8
 # epochs). Five trainings and three corpora are synthesized (clean, 20 dB and 10 dB; the
@@ -40,7 +41,8 @@ from neuromem.tasks.kws import build_sections, load_kws_features, run_kws
 
 QUICK = os.environ.get("NEUROMEM_QUICK") == "1"
 if QUICK:
-    overrides = {"data.n_clips": 400, "delta.epochs": 2, "features.time_bins": 4,
+    overrides = {"data.n_clips": 400, "delta.epochs": 6, "delta.batch": 16,
+                 "features.time_bins": 4,
                  "features.t_present_s": 0.3,
                  "data.cache_dir": tempfile.mkdtemp(prefix="neuromem_kws_")}
 else:
@@ -123,13 +125,13 @@ ax.set(xlabel="time (s)", ylabel="mel channel (low → high frequency)",
 fig.colorbar(im, ax=ax, label="ln(mel power)")
 
 ax = axes[1, 0]
-ax.scatter(step_idx * feat.dt_s * 1e3, row_idx, s=1, marker="|", color="k", lw=0.5)
+ax.scatter(step_idx * feat.dt_s * 1e3, row_idx, s=2, marker="|", color="k", lw=0.6)
 for k in range(1, bins + 1):
     ax.axhline(k * n_mels - 0.5, color="C3", lw=0.6)
 ax.set(xlabel="time within the presentation (ms)", ylabel="crossbar row",
-       ylim=(-0.5, len(rates) - 0.5), xlim=(0, feat.t_present_s * 1e3),
-       title=f"(c) input spikes: {len(step_idx)} in {feat.t_present_s:g} s "
-             f"(rows = time bin x mel, then a bias row)")
+       ylim=(-0.5, len(rates) + 0.5), xlim=(0, feat.t_present_s * 1e3),
+       title=f"(c) input spikes ({len(step_idx)} in {feat.t_present_s:g} s); "
+             f"rows: time bin x mel + bias")
 ax2 = ax.twinx()
 ax2.set_ylim(ax.get_ylim())
 ax2.set_yticks([(k + 0.5) * n_mels for k in range(bins)] + [len(rates) - 1],
@@ -139,9 +141,9 @@ ax = axes[1, 1]
 neuron_class = np.repeat(np.arange(len(label_names)), resolved["network"]["neurons_per_class"])
 plot_raster(result.raster[0], dt_s=feat.dt_s, n_neurons=len(neuron_class), labels=neuron_class,
             t_present_s=feat.t_present_s, ax=ax,
-            title=f"(d) output neurons: answer '{label_names[state['test_predictions'][0]]}' "
-                  f"(colour = keyword)" if state["test_predictions"][0] >= 0 else
-                  "(d) output neurons (no spike: no answer)")
+            title=f"(d) output neurons: answer '{label_names[state['test_predictions'][0]]}'"
+                  f" (true '{word}')" if state["test_predictions"][0] >= 0 else
+                  f"(d) output neurons: no spike, no answer (true '{word}')")
 k = resolved["network"]["neurons_per_class"]
 ax.set_yticks(np.arange(len(label_names)) * k + (k - 1) / 2, label_names, fontsize=8)
 ax.set_ylabel("output neuron (grouped by keyword)")
@@ -252,8 +254,9 @@ for ax, (title, names, runs) in zip(axes, groups):
 axes[0].set_ylabel("test accuracy (%)")
 axes[0].set_ylim(0, 105)
 axes[0].text(-0.45, 100 / len(label_names) + 1.5, "chance", fontsize=8)
-axes[1].legend(loc="upper right", fontsize=8)
-fig.suptitle("kws accuracy" + (" (quick setting: tiny corpus and training)" if QUICK else ""))
+fig.legend(handles=[b1, b2], loc="outside lower center", ncols=2, fontsize=9)
+fig.suptitle(f"kws test accuracy ({result.metrics['n_test']} test clips, seed 0"
+             + ("; quick setting: tiny corpus and training)" if QUICK else ")"))
 plt.show()
 print(f"notebook run time so far: {time.perf_counter() - t_start:.0f} s")
 
