@@ -162,7 +162,8 @@ def to_brian2_synapses(layer, source, target, stdp=None, *, target_var: str = "g
     target_var : str
         Postsynaptic variable receiving ``(G - G_ref) v_read gain``.
     learn : bool
-        Include plasticity; at run time the shared flag ``syn.plastic`` switches it.
+        Include plasticity; at run time the shared flag ``syn.plastic`` switches the
+        conductance updates off and on (the STDP traces keep running).
     w_max : brian2.Quantity, optional
         As in :class:`neuromem.brian.CrossbarSynapses`.
     allow_random : bool

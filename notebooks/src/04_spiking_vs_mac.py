@@ -275,7 +275,7 @@ for ax, net in zip(axes, NETWORKS):
             "breakeven_x": s_star if s_star not in (None, math.inf) else None})
     plot_breakeven(curves, ax=ax, reference=(*DAMPFHOFFER, "Dampfhoffer et al. 2023"),
                    title=f"{net}: {w['n_in']}x{w['n_out']}, {w['steps']} steps/inference, "
-                         f"{w['mac']['adc_bits']}-bit ADC")
+                         f"{w['mac']['adc_bits']}-bit ADC (★ as measured)")
     for k, tech in enumerate(ALL_TECHS):
         ax.plot([w["s"]], [evals[net, "taox_hfox_wu2018", tech]["ratio_spiking_over_mac"]],
                 "*", ms=13, color=f"C{k}", mec="k", mew=0.6)
@@ -325,14 +325,18 @@ axes[0].set_ylim(NEVER_Y * 0.8, max(3 * w["s"], 10))
 axes[1].set_xscale("log")
 axes[1].axvline(w["steps"], color="0.5", lw=0.8)
 axes[0].set_ylabel("break-even spikes per synapse per inference")
-axes[0].set_title(f"kws layer: break-even against ADC bits ({w['steps']} steps)")
-axes[1].set_title(f"kws layer: against time steps ({w['mac']['adc_bits']}-bit ADC; "
-                  "grey line: as run)")
-keep = {}
+axes[0].set_title(f"kws layer, {w['steps']} steps: against ADC bits")
+axes[1].set_title(f"kws layer, {w['mac']['adc_bits']}-bit ADC: against time steps "
+                  "(grey: as run)")
+found = {}
 for ax in axes:
     for h, lab in zip(*ax.get_legend_handles_labels()):
-        keep.setdefault(lab, h)
-fig.legend(keep.values(), keep.keys(), loc="outside right upper", fontsize=8, frameon=False)
+        found.setdefault(lab, h)
+order = [f"{t}: {what}" for t in ALL_TECHS for what in ("break-even",
+                                                         "MAC wins at any activity")]
+order = [lab for lab in order if lab in found] + [lab for lab in found if lab not in order]
+fig.legend([found[lab] for lab in order], order, loc="outside right upper", fontsize=8,
+           frameon=False)
 plt.show()
 
 # %% [markdown]
