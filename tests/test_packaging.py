@@ -95,3 +95,12 @@ def test_wheel_installs_cards_and_runs_outside_checkout(tmp_path):
     assert out.returncode == 0, out.stderr
     names = {r["name"] for r in json.loads(out.stdout)}
     assert names == set(list_cards("synapse_models")) and len(names) >= 8
+    # network cards travel too: the quick digits run from the wheel, outside the checkout
+    out = subprocess.run([str(env / "bin" / "neuromem"), "run", "digits_stdp", "--quick",
+                          "--set", "data.n_train=100", "--json"], capture_output=True, text=True,
+                         cwd=outside, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert 0.0 <= json.loads(out.stdout)["accuracy"] <= 1.0
+    out = subprocess.run([str(py), "-m", "neuromem", "--version"], capture_output=True,
+                         text=True, cwd=outside, timeout=300)
+    assert out.returncode == 0 and "neuromem" in out.stdout
