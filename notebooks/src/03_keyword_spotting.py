@@ -4,8 +4,8 @@
 # What this notebook shows: the `kws` network end to end. Spoken keywords (the ten Speech
 # Commands words, synthesized by espeak-ng with voice-disjoint train / test splits) go through
 # an audio front end (log-mel) into rate-coded spikes. Each (time bin, mel channel) is one
-# crossbar row. The rows feed a differential crossbar (G+ − G−) and one LIF neuron per
-# keyword, three in the shipped card. The crossbar learns by the supervised delta rule,
+# crossbar row. The rows feed a differential crossbar (G+ − G−) and LIF output neurons,
+# three per keyword in the shipped card. The crossbar learns by the supervised delta rule,
 # written as device pulses. We follow one utterance from waveform to log-mel to spikes, then
 # look at the features the crossbar learned, the confusion matrix, and accuracy against
 # background noise (SNR) and against the device card. Each accuracy is shown beside a
@@ -15,12 +15,12 @@
 #
 # **Settings.** With `NEUROMEM_QUICK=1` the notebook runs a tiny version: 400 clips, 4 time
 # bins, 0.3 s presentations and 6 epochs of 16-clip batches, with the corpus in a temporary
-# folder. It runs in
-# about a minute on a loaded 2-core machine, and its accuracies are far below the full
-# setting's. Without it the network card runs as shipped (8,000 clips, 8 time bins, 1 s, 8
-# epochs). Five trainings and three corpora are synthesized (clean, 20 dB and 10 dB; the
-# clean one is cached in `~/.cache/neuromem` for later runs). On 2 cores that takes roughly
-# 20–40 minutes.
+# folder. It runs in about 25 s on an idle 2-core machine (about 85 s under heavy load),
+# and its accuracies are far below the full setting's. Without it the network card runs as shipped
+# (8,000 clips, 8 time bins, 1 s presentations, 8 epochs): five trainings of about 3
+# minutes each, plus the synthesis of up to three corpora (clean, 20 dB, 10 dB; a few
+# minutes each, cached in `~/.cache/neuromem`). That took about 25 minutes on a loaded
+# 2-core machine with the clean corpus already cached.
 
 # %%
 %matplotlib inline
@@ -263,19 +263,24 @@ print(f"notebook run time so far: {time.perf_counter() - t_start:.0f} s")
 # %% [markdown]
 # ## What to conclude
 # * A single differential crossbar layer, trained in place by delta-rule pulses, spots
-#   keywords from rate-coded log-mel features of unseen voices. With the shipped card it
-#   comes within a few points of a logistic regression on the same features. That
-#   regression is the ceiling for a single linear layer. The quick setting trains far too
-#   little to show this and sits well below the baseline.
-# * The learned G+ − G− maps look like spectro-temporal templates. Each keyword's columns
-#   weight the time bins and mel bands where its vowels and fricatives carry energy, and
-#   suppress the others.
-# * Background noise costs the spiking network and the baseline alike: the features carry
-#   less information, whatever reads them.
-# * Device non-idealities cost accuracy on top of that. Per-row resolution, nonlinearity and
-#   cycle-to-cycle noise of real cards (TaOx/HfOx, Ag:a-Si) limit how finely the delta rule
-#   can set each weight. Three neurons per keyword (three device pairs per weight) average
-#   part of that noise away.
-# * `benchmarks/kws_accuracy.py --seeds 0,1,2` gives the full-setting accuracies, averaged
-#   over seeds, that the README's table reports. Notebook 04 compares the energy of this
+#   keywords from rate-coded log-mel features of voices it never heard. With the shipped
+#   card it comes within a few points of a logistic regression on the same features (seed
+#   0: 91 % against 95 %). That regression is about the ceiling for one linear layer. The
+#   quick setting trains far too little to show this and stays well below the baseline.
+# * The learned G+ − G− maps are spectro-temporal templates. Each keyword's columns favour
+#   the time bins and mel bands where its vowels and fricatives carry energy (the high
+#   bands late in 'yes', the low bands of 'no') and penalise the patterns of competing
+#   words. Many weights sit at the edge of the device window (±10 µS): the delta rule uses
+#   the whole conductance range.
+# * Background noise costs both readers a lot (full setting: 95 → 78 → 66 % for the
+#   baseline at clean / 20 dB / 10 dB, 91 → 68 → 55 % for the SNN). Most of the loss is in
+#   the features themselves; the spiking readout loses a few points more than the
+#   regression. Training on noisy speech, or a noise-robust front end, would be the next
+#   step.
+# * Device non-idealities cost a few points on top: ideal 91 %, TaOx/HfOx 89 %, Ag:a-Si
+#   87 % in the full setting. Nonlinearity, a finite number of levels and cycle-to-cycle
+#   noise limit how finely the delta rule can set each weight. Three neurons per keyword
+#   (three device pairs per weight) average part of that noise away.
+# * These are single runs (seed 0). `benchmarks/kws_accuracy.py --seeds 0,1,2` gives the
+#   mean over seeds reported in the README's table. Notebook 04 compares the energy of this
 #   network run as spikes and as a MAC accelerator.

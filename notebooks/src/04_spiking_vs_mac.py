@@ -24,7 +24,8 @@
 #
 # **Settings.** `NEUROMEM_QUICK=1` runs small versions: kws on 400 clips with 4 time bins and
 # 0.3 s presentations, digits on 200 training images with 40 neurons and 1 epoch. That takes
-# about a minute, and the accuracies and activities are those of small networks. Without it
+# about 20 s on an idle 2-core machine (under a minute under heavy load), and the
+# accuracies and activities are those of small networks. Without it
 # both network cards run as shipped: four trainings, about 8 minutes on a loaded 2-core
 # machine, plus a few minutes of corpus synthesis if notebook 03 or `neuromem run kws` has
 # not cached it in `~/.cache/neuromem` yet.
@@ -155,7 +156,8 @@ def workload(res):
     return {"n_in": sp["n_in"], "n_out": mc["n_out"], "steps": int(round(ev["steps"] / n)),
             "input_steps": int(round(t_in)), "mapping": stats.mapping, "stats": stats,
             "wta": ev["inhibition_events"] > 0, "device": res.cards["device"],
-            "s": ev["input_spikes"] / n / sp["n_in"], "r": ev["output_spikes"] / n / mc["n_out"],
+            "s": ev["input_spikes"] / n / sp["n_in"],
+            "r": ev["output_spikes"] / n / mc["n_out"],
             "mac": mc}
 
 
@@ -222,8 +224,8 @@ plt.show()
 # `spiking_energy` / `mac_energy` price them, the same functions `benchmarks/breakeven.py`
 # uses. Stars mark the runs as measured. A star sits on its curve; for the digital neuron it
 # may sit slightly above, because the stored counts give only an upper bound on the steps
-# with an input spike. The ratio is 1 at the break-even (dot), and the grey band is Dampfhoffer et al.'s
-# 0.15–1.38.
+# with an input spike. The ratio is 1 at the break-even (dot), and the grey band is
+# Dampfhoffer et al.'s 0.15–1.38.
 
 # %%
 def ratio(w, tech, s, *, steps=None, adc_bits=None):
@@ -345,7 +347,7 @@ fig.legend([found[lab] for lab in order], order, loc="outside right upper", font
 plt.show()
 
 # %% [markdown]
-# ## What a hardware designer should conclude
+# ## What to conclude: what a hardware designer should take from this
 # * **Spiking wins only when activity is sparse.** Each input spike costs a row drive, one
 #   read of every cell in the row, and an address event through the buffer. The MAC mode
 #   pays once per inference, mostly for ADC conversions, whatever the activity. So spiking
