@@ -111,6 +111,15 @@ def poisson_events(p, n_present, key, sample_id, regular=False):
 
 
 @njit(cache=True, inline="always")
+def _bumped_trace(x, t_last, s, dt, tau, nearest):
+    """An STDP trace at a spike in step s: decayed from its last spike, plus one (or reset
+    to one for nearest-spike traces and at the first spike)."""
+    if t_last == NEVER or nearest:
+        return 1.0
+    return x * math.exp(-(s - t_last) * dt / tau) + 1.0
+
+
+@njit(cache=True, inline="always")
 def _stochastic_round(x, rng):
     n = math.floor(x)
     if rng.random() < x - n:
@@ -326,11 +335,8 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                     ge[j] += (gp - gn) * v_read * gain[j]
                 if learn:
                     if rule == 1:
-                        if t_pre[i] == NEVER or nearest:
-                            x_pre[i] = 1.0
-                        else:
-                            x_pre[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt
-                                                           / spk[TAU_PLUS]) + 1.0
+                        x_pre[i] = _bumped_trace(x_pre[i], t_pre[i], s, dt, spk[TAU_PLUS],
+                                                 nearest)
                         t_pre[i] = s
                         for f in range(n_fired):
                             j = fired[f]
@@ -384,11 +390,8 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                         fired[n_fired] = j
                         n_fired += 1
                     if rule == 1:
-                        if t_post[j] == NEVER or nearest:
-                            x_post[j] = 1.0
-                        else:
-                            x_post[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
-                                                             / spk[TAU_MINUS]) + 1.0
+                        x_post[j] = _bumped_trace(x_post[j], t_post[j], s, dt,
+                                                  spk[TAU_MINUS], nearest)
                     t_post[j] = s
                     for i in range(n_in):
                         c = i * n_out + j
