@@ -24,7 +24,8 @@ from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import at_least, nonnegative, param, positive
 
 __all__ = ["FrontEnd", "read_wav", "write_wav", "resample", "trim_silence", "silence_span",
-           "fix_length", "hz_to_mel", "mel_to_hz", "mel_filterbank", "log_mel",
+           "fix_length", "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_power", "log_mel",
+           "speech_span",
            "preprocess", "extract", "fit_normalizer", "normalize_channels", "mix_at_snr"]
 
 
@@ -50,6 +51,16 @@ class FrontEnd:
                             doc="upper edge of the highest mel filter (<= sample_rate_Hz / 2)")
     trim_db: float = param(40.0, unit="dB", check=positive, allow_inf=True,
                            doc="silence threshold below the loudest frame (inf: no trimming)")
+    vad_db: float = param(3.0, unit="dB", check=positive, allow_inf=True,
+                          doc="clips without silence (a noise floor): a frame is speech when "
+                              "its mel channels lie on average this far above their median "
+                              "over the clip (inf: level trimming only)")
+    vad_gap_s: float = param(0.1, unit="s", check=nonnegative,
+                             doc="speech frames closer than this are one utterance (the "
+                                 "strongest utterance is kept)")
+    denoise: float = param(1.0, check=nonnegative,
+                           doc="spectral subtraction: times the noise power per mel channel "
+                               "measured outside the word (0: off)")
     align: str = param("center", kind=str, choices=("center", "start"),
                        doc="where a clip sits in its window when padded or cropped")
     normalize: str = param("per_channel", kind=str, choices=("per_channel", "none"),
@@ -277,13 +288,84 @@ def mix_at_snr(x, noise, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     return (x + gain * seg).astype(np.float32)
 
 
+def mel_power(x, frontend: FrontEnd) -> np.ndarray:
+    """Mel power spectrogram ``(n_mels, n_frames)`` float64 of a waveform at the front end's
+    rate (the quantity :func:`log_mel` takes the logarithm of; see there)."""
+    from scipy.signal import stft
+
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if x.shape[0] < frontend.n_frame:
+        x = np.concatenate([x, np.zeros(frontend.n_frame - x.shape[0])])
+    _, _, spec = stft(x, fs=frontend.sample_rate_Hz, window="hann", nperseg=frontend.n_frame,
+                      noverlap=frontend.n_frame - frontend.n_hop, nfft=frontend.n_fft,
+                      boundary=None, padded=False, return_onesided=True)
+    bank = mel_filterbank(frontend.n_mels, frontend.n_fft, frontend.sample_rate_Hz,
+                          frontend.f_min_Hz, frontend.f_max_Hz)
+    return bank @ (np.abs(spec) ** 2)
+
+
+def _strongest_run(score: np.ndarray, kept: np.ndarray, gap: int) -> tuple[int, int]:
+    """First and last frame of the run of kept frames (gaps up to ``gap`` frames bridged)
+    with the largest summed score."""
+    idx = np.flatnonzero(kept)
+    breaks = np.flatnonzero(np.diff(idx) > gap + 1)
+    firsts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    lasts = np.concatenate([idx[breaks], [idx[-1]]])
+    sums = [score[a:b + 1].sum() for a, b in zip(firsts, lasts)]
+    best = int(np.argmax(sums))
+    return int(firsts[best]), int(lasts[best])
+
+
+def speech_span(x, frontend: FrontEnd) -> tuple[int, int, np.ndarray | None]:
+    r"""Where the word is in a clip at the front end's rate, and the noise around it.
+
+    Returns ``(start, stop, noise)``: the sample span to keep and, for a noisy clip, the
+    median mel power per channel ``(n_mels, 1)`` of the frames outside the span (else None).
+
+    Notes
+    -----
+    A clip with silence (its quietest quarter of frames more than ``trim_db`` below the
+    loudest) is trimmed by level, as :func:`silence_span`. A clip with a noise floor is not
+    (every frame is within ``trim_db`` of the peak); there a frame's score is the mean over
+    mel channels of :math:`\max(0, 10\log_{10}(P_{m,k} / \tilde P_m))`, with
+    :math:`\tilde P_m` the channel's median over the clip (the noise floor when the word
+    fills less than half of it), at least ``trim_db`` below the loudest cell. Frames scoring above ``vad_db`` are speech; runs closer than
+    ``vad_gap_s`` merge, and the run with the largest summed score is the word (babble or a
+    click elsewhere in the clip is left out).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    top_db = frontend.trim_db
+    if n == 0 or math.isinf(top_db):
+        return 0, n, None
+    power = mel_power(x, frontend)
+    energy = power.sum(axis=0)
+    peak = energy.max()
+    if peak <= 0 or math.isinf(frontend.vad_db) or \
+            np.percentile(energy, 25) <= peak * 10.0 ** (-top_db / 10.0):
+        start, stop = silence_span(x, frontend.sample_rate_Hz, top_db, frontend.frame_s,
+                                   frontend.hop_s)
+        return start, stop, None
+    floor = np.maximum(np.median(power, axis=1, keepdims=True),
+                       max(power.max() * 10.0 ** (-top_db / 10.0), 1e-300))
+    with np.errstate(divide="ignore"):
+        score = np.mean(np.maximum(10.0 * np.log10(power / floor), 0.0), axis=0)
+    kept = score > frontend.vad_db
+    if not kept.any():
+        return 0, n, None
+    first, last = _strongest_run(score, kept, int(round(frontend.vad_gap_s / frontend.hop_s)))
+    outside = np.concatenate([power[:, :max(first - 1, 0)], power[:, last + 2:]], axis=1)
+    noise = np.median(outside, axis=1, keepdims=True) if outside.shape[1] >= 5 else floor
+    return (first * frontend.n_hop, min(n, last * frontend.n_hop + frontend.n_frame),
+            noise)
+
+
 def preprocess(x, sr: int, frontend: FrontEnd) -> np.ndarray:
-    """Resample to the front end's rate, trim silence and fix the length to one window."""
+    """Resample to the front end's rate, trim to the word (:func:`speech_span`) and fix the
+    length to one window."""
     y = resample(x, sr, frontend.sample_rate_Hz)
-    if not math.isinf(frontend.trim_db):
-        y = trim_silence(y, frontend.sample_rate_Hz, frontend.trim_db, frontend.frame_s,
-                         frontend.hop_s)
-    return fix_length(y, frontend.n_window, frontend.align)
+    start, stop, _ = speech_span(y, frontend)
+    return fix_length(y[start:stop], frontend.n_window, frontend.align)
 
 
 # --------------------------------------------------------------------------- features
@@ -344,7 +426,7 @@ def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float)
     return weights
 
 
-def log_mel(x, frontend: FrontEnd) -> np.ndarray:
+def log_mel(x, frontend: FrontEnd, noise=None) -> np.ndarray:
     """Log-mel energies of a waveform at the front end's sample rate.
 
     Returns ``(n_frames, n_mels)`` float32 with
@@ -360,25 +442,24 @@ def log_mel(x, frontend: FrontEnd) -> np.ndarray:
 
     .. math:: F_{k,m} = \\ln\\left(\\sum_j w_{m,j} |X_{j,k}|^2 + \\epsilon\\right)
 
-    with :math:`w` from :func:`mel_filterbank` and :math:`\\epsilon` = ``log_floor``.
+    with :math:`w` from :func:`mel_filterbank` and :math:`\\epsilon` = ``log_floor``. With a
+    ``noise`` power per channel (``(n_mels, 1)``, from :func:`speech_span`) the mel power
+    first loses ``denoise`` times it, floored at zero (spectral subtraction).
     """
-    from scipy.signal import stft
-
-    x = np.asarray(x, dtype=np.float64).ravel()
-    if x.shape[0] < frontend.n_frame:
-        x = np.concatenate([x, np.zeros(frontend.n_frame - x.shape[0])])
-    _, _, spec = stft(x, fs=frontend.sample_rate_Hz, window="hann", nperseg=frontend.n_frame,
-                      noverlap=frontend.n_frame - frontend.n_hop, nfft=frontend.n_fft,
-                      boundary=None, padded=False, return_onesided=True)
-    power = np.abs(spec) ** 2
-    bank = mel_filterbank(frontend.n_mels, frontend.n_fft, frontend.sample_rate_Hz,
-                          frontend.f_min_Hz, frontend.f_max_Hz)
-    return np.log(bank @ power + frontend.log_floor).T.astype(np.float32)
+    power = mel_power(x, frontend)
+    if noise is not None and frontend.denoise > 0:
+        power = np.maximum(power - frontend.denoise * np.asarray(noise, np.float64), 0.0)
+    return np.log(power + frontend.log_floor).T.astype(np.float32)
 
 
 def extract(x, sr: int, frontend: FrontEnd) -> np.ndarray:
-    """:func:`preprocess` then :func:`log_mel`: ``(frontend.n_frames, n_mels)`` float32."""
-    return log_mel(preprocess(x, sr, frontend), frontend)
+    """Resample, find the word (:func:`speech_span`), fix the length to one window and take
+    :func:`log_mel` with the noise measured around the word subtracted:
+    ``(frontend.n_frames, n_mels)`` float32."""
+    y = resample(x, sr, frontend.sample_rate_Hz)
+    start, stop, noise = speech_span(y, frontend)
+    return log_mel(fix_length(y[start:stop], frontend.n_window, frontend.align), frontend,
+                   noise)
 
 
 def fit_normalizer(features, min_std: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:

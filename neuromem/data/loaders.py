@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuromem.data.audio import FrontEnd, log_mel, preprocess, read_wav
+from neuromem.data.audio import FrontEnd, extract, preprocess, read_wav
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import at_least, build, closest, param, positive
 
@@ -178,15 +178,14 @@ class AudioDataset:
 
     def features(self, frontend: FrontEnd, progress: bool = False) -> np.ndarray:
         """Log-mel features of all samples: ``(n, frontend.n_frames, n_mels)`` float32, as
-        :meth:`waveforms` then :func:`~neuromem.data.audio.log_mel` (not normalised: fit
+        :func:`~neuromem.data.audio.extract` (silence untrimmed; not normalised: fit
         :func:`~neuromem.data.audio.fit_normalizer` on the training split)."""
         out = np.zeros((len(self), frontend.n_frames, frontend.n_mels), dtype=np.float32)
         untrimmed = dataclasses.replace(frontend, trim_db=math.inf)
         cache: dict = {}
         for i in _progress(range(len(self)), progress, "log-mel"):
             x, sr = self.read(i, cache)
-            fe = untrimmed if self.words[i] == SILENCE else frontend
-            out[i] = log_mel(preprocess(x, sr, fe), frontend)
+            out[i] = extract(x, sr, untrimmed if self.words[i] == SILENCE else frontend)
         return out
 
 
