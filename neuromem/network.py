@@ -248,6 +248,23 @@ def _subset(inputs, idx):
     return np.asarray(inputs)[idx]
 
 
+def _delta_error(rule: DeltaRuleParams, counts: np.ndarray, labels: np.ndarray,
+                 cls: np.ndarray) -> np.ndarray:
+    """Error per sample and output neuron of the delta rule (see DeltaRuleParams)."""
+    is_label = cls[None, :] == labels[:, None]
+    if rule.loss == "softmax":
+        n_classes = int(cls.max()) + 1
+        class_counts = np.zeros((len(counts), n_classes))
+        np.add.at(class_counts.T, cls, counts.T.astype(np.float64))
+        z = class_counts / rule.temperature
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        floor = np.maximum(rule.target_count - counts, 0.0) / rule.target_count
+        return is_label * (1.0 + floor) - p[:, cls]
+    target = np.where(is_label, rule.target_count, rule.off_count)
+    return (target - counts) / rule.target_count
+
+
 def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_scale: float,
                 order_rng: np.random.Generator, progress: bool | str = False,
                 neuron_class=None) -> dict:
@@ -280,9 +297,7 @@ def train_delta(net: Network, inputs, labels, rule: DeltaRuleParams, *, input_sc
         for start in range(0, n, rule.batch):
             idx = perm[start:start + rule.batch]
             res = net.run(_subset(inputs, idx))
-            target = np.where(cls[None, :] == labels[idx][:, None], rule.target_count,
-                              rule.off_count)
-            err = (target - res.counts) / rule.target_count
+            err = _delta_error(rule, res.counts, labels[idx], cls)
             dw = lr * (x_all[idx].T @ err) / len(idx)
             if chi is not None:  # whole pulses only; the remainder stays in the accumulator
                 chi += dw * p_max

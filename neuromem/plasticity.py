@@ -86,6 +86,15 @@ class DeltaRuleParams:
 
         dw_ij = lr / B * sum_b x_bi (t_bj - y_bj) / target_count
 
+    With ``loss = "softmax"`` the error is the cross-entropy gradient of a softmax over the
+    classes' spike counts instead (the gradient logistic regression follows): with class
+    counts c_bk (summed over the class's neurons) and p_bk = softmax_k(c_bk / temperature),
+    every neuron of class k gets the error 1[k = label_b] - p_bk, and a labelled neuron firing
+    fewer than ``target_count`` spikes also gets (target_count - y_bj) / target_count. The
+    softmax only asks the labelled class to out-fire the others by a few ``temperature``; the
+    floor keeps every neuron firing on its own class, so the counts stay in the LIF's
+    linear range where the softmax sees graded evidence instead of a silent zero.
+
     The update is accumulated in the periphery over the batch and programmed once (fewer
     writes: less cycle-to-cycle noise and write energy), as ``dw * Pmax`` pulses per cell.
     With ``accumulate`` (devices with discrete levels), the periphery keeps each cell's
@@ -97,10 +106,16 @@ class DeltaRuleParams:
 
     lr: float = param(0.05, doc="learning rate (normalised weight per unit error and input)",
                       check=positive)
-    target_count: float = param(20.0, doc="spikes wanted from the labelled output neuron",
+    target_count: float = param(20.0, doc="spikes wanted from the labelled output neuron "
+                                "(softmax loss: the least it should fire)",
                                 check=positive)
     off_count: float = param(0.0, doc="spikes wanted from the other output neurons (> 0 keeps "
                              "them in their linear range)", check=nonnegative)
+    loss: str = param("mse", kind=str, choices=("mse", "softmax"),
+                      doc="error per output: target minus count (mse) or the softmax "
+                          "cross-entropy gradient over class counts (softmax)")
+    temperature: float = param(10.0, doc="softmax loss: spikes per unit logit",
+                               check=positive)
     batch: int = param(32, kind=int, doc="samples per programmed update", check=positive)
     epochs: int = param(5, kind=int, doc="passes over the training set", check=positive)
     lr_decay: float = param(1.0, doc="learning rate factor per epoch", check=positive)
