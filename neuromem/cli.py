@@ -334,7 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-store", action="store_true",
                    help="do not add the report to the result file (metrics/energy/<tech>)")
     p.set_defaults(func=cmd_energy)
+    _debug_everywhere(parser)
     return parser
+
+
+def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--debug`` after any command too (``neuromem run X --debug``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                   help="show tracebacks on errors")
+                _debug_everywhere(child)
 
 
 def main(argv=None) -> int:
@@ -361,6 +372,18 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. `neuromem inspect FILE | head`
         sys.stderr.close()
         return 0
+    except OSError as err:  # the system refused: disk full, permissions, ...
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"neuromem: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"neuromem: internal error: {type(err).__name__}: {err} (run again with --debug "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

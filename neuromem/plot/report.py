@@ -33,7 +33,12 @@ def plot_report(result, *, energy=None, title: str | None = None) -> Figure:
         axes[0].set_axis_off()
         axes[0].text(0.5, 0.5, "no raster recorded", ha="center", va="center")
     names = result.extra.get("label_names") if result.extra else None
-    plot_confusion(result.state["confusion"], class_names=names, ax=axes[1])
+    if "confusion" in result.state:
+        plot_confusion(result.state["confusion"], class_names=names, ax=axes[1])
+    else:
+        axes[1].set_axis_off()
+        axes[1].text(0.5, 0.5, "no confusion matrix (the task has no classes)",
+                     ha="center", va="center")
     if energy is not None:
         plot_energy_breakdown({"spiking": energy["spiking"], "mac": energy["mac"]}, ax=axes[2],
                               title=f"energy per inference ({energy['tech']})")
@@ -42,6 +47,6 @@ def plot_report(result, *, energy=None, title: str | None = None) -> Figure:
     acc = m.get("accuracy")
     extra = (f", MAC {100 * m['mac_accuracy']:.1f} %" if m.get("mac_accuracy") is not None
              else "")
-    fig.suptitle(title or f"{result.name} on {m.get('device')}: accuracy "
-                 f"{100 * acc:.1f} %{extra}")
+    scored = f": accuracy {100 * acc:.1f} %{extra}" if acc is not None else ""
+    fig.suptitle(title or f"{result.name} on {m.get('device')}{scored}")
     return fig

@@ -41,8 +41,8 @@ class ToyData:
 
 @register_task("toy")
 def run_toy(data: dict, *, path=None, device_overrides=None, seed: int = 0,
-            progress: bool = False) -> TaskResult:
-    """Draw numbers from `seed`; sleep and crash as the card says."""
+            progress: bool = False, raster_samples: int = 0) -> TaskResult:
+    """Draw numbers from `seed`; sleep and crash as the card says (no spikes: no raster)."""
     for key in data:
         if key not in _SECTIONS:
             raise ConfigError(f"the toy task has no [{key}] section", file=path, key=key)
