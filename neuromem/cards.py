@@ -196,7 +196,12 @@ def resolve_device(spec, overrides: dict[str, Any] | None = None, *, file=None) 
     if isinstance(spec, dict):
         card = device_from_mapping(spec, file=file, name="inline")
     elif isinstance(spec, str):
-        card = load_device(spec)
+        try:
+            card = load_device(spec)
+        except ConfigError as err:
+            if err.file is not None or file is None:
+                raise        # the device card itself is at fault: its error names it
+            raise ConfigError(err.reason, file=file, key="device") from None
     else:
         raise ConfigError(f"expected a device card name, path or table, got {spec!r}",
                           file=file, key="device")

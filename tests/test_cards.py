@@ -160,3 +160,69 @@ def test_every_card_file_is_plain_toml():
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
         assert data["name"] == path.stem
+
+
+section_keys = {
+    "network": ["n_exc", "w_max", "mapping", "dt_s", "t_present_s", "neurons_per_class",
+                "init_scale", "bogus"],
+    "neuron": ["tau_mem_s", "v_thresh_V", "synapse", "theta_plus_V", "t_ref_s", "bogus"],
+    "stdp": ["rule", "a_plus", "tau_plus_s", "bogus"],
+    "delta": ["lr", "loss", "temperature", "batch", "epochs", "bogus"],
+    "features": ["time_bins", "max_rate_Hz", "bias", "bogus"],
+    "data": ["n_train", "dataset", "n_clips", "snr_db", "bogus"],
+    "energy": ["tech", "dac_bits", "adc_bits", "bogus"],
+}
+network_cards = st.fixed_dictionaries(
+    {"task": st.sampled_from(["digits_stdp", "kws"])},
+    optional={"device": st.one_of(st.sampled_from(["ideal", "taox_hfox_wu2018", "nope"]),
+                                  toml_scalars),
+              "seed": toml_scalars, "bogus_top": toml_scalars,
+              **{name: st.one_of(st.dictionaries(st.sampled_from(keys), toml_scalars,
+                                                 max_size=4), toml_scalars)
+                 for name, keys in section_keys.items()}})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(card=network_cards)
+def test_random_network_card_contents_raise_only_neuromem_errors(tmp_path_factory, card):
+    """Whatever a network card holds, loading and validating it raises neuromem's own errors
+    (naming the file) or gives valid sections."""
+    from neuromem.cards import load_network_data, resolve_device
+    from neuromem.tasks import digits, kws
+
+    path = tmp_path_factory.mktemp("cards") / "random_net.toml"
+    # tomllib cannot write: top-level keys first, then one [table] per section.
+    lines = []
+    for key, value in card.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in card.items():
+        if isinstance(value, dict):
+            lines.append(f"[{key}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        data, where, dev = load_network_data(path)
+        resolve_device(data.get("device", "ideal"), dev, file=where)
+        builder = {"digits_stdp": digits.build_sections, "kws": kws.build_sections}[card["task"]]
+        builder(data, file=where)
+    except NeuromemError as err:
+        assert "random_net.toml" in str(err), str(err)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(type(value))
