@@ -31,6 +31,11 @@ def test_kws_learns_and_reports_both_modes(cache, tmp_path):
     assert m["accuracy"] > 0.3 and m["baseline_accuracy"] > 0.3
     assert 0.0 <= m["mac_accuracy"] <= 1.0
     assert m["n_test"] == len(res.state["test_labels"])
+    # Every test clip is in the confusion matrix (a last column for silent clips).
+    conf = res.state["confusion"]
+    assert conf.shape == (m["n_classes"], m["n_classes"] + 1) and conf.sum() == m["n_test"]
+    assert np.trace(conf) == round(m["accuracy"] * m["n_test"])
+    assert conf[:, -1].sum() == round(m["silent_test_fraction"] * m["n_test"])
     assert m["spiking_energy_per_inference_J"] > 0 and m["mac_energy_per_inference_J"] > 0
     ev = res.events["test"]
     assert ev["input_spikes"] == ev["row_activations"]

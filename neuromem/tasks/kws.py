@@ -26,6 +26,7 @@ from neuromem.plasticity import DeltaRuleParams, STDPParams
 from neuromem.schema import at_least, build, nonnegative, param, positive, to_plain
 from neuromem.tasks import TaskResult, register_task
 from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+from neuromem.tasks.digits import confusion
 
 __all__ = ["KWSData", "KWSFeatures", "KWSNetwork", "load_kws_features", "run_kws"]
 
@@ -197,12 +198,6 @@ def _class_counts(counts: np.ndarray, per_class: int) -> np.ndarray:
     return counts.reshape(len(counts), -1, per_class).sum(axis=2)
 
 
-def confusion(y_true, y_pred, n_classes):
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (y_true, y_pred), 1)
-    return m
-
-
 @register_task("kws")
 def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
             progress: bool = False, raster_samples: int = 0) -> TaskResult:
@@ -260,7 +255,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     raster = net.run(fs.rates["test"][:raster_samples], raster=True).raster \
         if raster_samples else None
     wall = time.perf_counter() - t0
-    conf = confusion(y_te[pred >= 0], pred[pred >= 0], n_classes)
+    conf = confusion(y_te, pred, n_classes)  # last column: silent clips (no answer)
     metrics = {
         "accuracy": acc, "baseline_accuracy": base, "validation_accuracy": val_acc,
         "n_train": int(len(fs.labels["train"])), "n_test": int(len(y_te)),
