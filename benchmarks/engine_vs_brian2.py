@@ -158,7 +158,7 @@ def build_brian2(b2, rates: np.ndarray, w0: np.ndarray) -> dict:
     """The Diehl & Cook network in Brian2 (any device/target); returns its objects."""
     n_samples, n_in = rates.shape
     n_exc = w0.shape[1]
-    ms, mV, Hz, second = b2.ms, b2.mV, b2.Hz, b2.second
+    mV, Hz, second = b2.mV, b2.Hz, b2.second
     b2.defaultclock.dt = DT_S * second
     # One TimedArray of rates over all samples: blocks of gcd(present, sample) steps (50 ms),
     # so one build runs every sample (standalone cannot change rates between runs).

@@ -4,10 +4,25 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from neuromem.data.audio import (FrontEnd, extract, fit_normalizer, fix_length, hz_to_mel,
-                                 log_mel, mel_filterbank, mel_power, mel_to_hz, mix_at_snr,
-                                 normalize_channels, read_wav, resample, silence_span,
-                                 speech_span, trim_silence, write_wav)
+from neuromem.data.audio import (
+    FrontEnd,
+    extract,
+    fit_normalizer,
+    fix_length,
+    hz_to_mel,
+    log_mel,
+    mel_filterbank,
+    mel_power,
+    mel_to_hz,
+    mix_at_snr,
+    normalize_channels,
+    read_wav,
+    resample,
+    silence_span,
+    speech_span,
+    trim_silence,
+    write_wav,
+)
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import build
 

@@ -1,6 +1,5 @@
 """Crossbar mapping, tiling, event-driven read, IR drop and DAC/ADC periphery."""
 
-import math
 
 import numpy as np
 import pytest

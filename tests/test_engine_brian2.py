@@ -42,8 +42,8 @@ def run_neuromem(w0, stdp, learn):
 
 def run_brian2(w0, stdp, learn):
     b2 = pytest.importorskip("brian2")
-    from brian2 import (NeuronGroup, Network as B2Network, SpikeGeneratorGroup,
-                        SpikeMonitor, Synapses, ms, second, volt)
+    from brian2 import Network as B2Network
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, Synapses, second, volt
     b2.prefs.codegen.target = "numpy"
     b2.defaultclock.dt = DT * second
     p = NEURON

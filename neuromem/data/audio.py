@@ -329,9 +329,9 @@ def speech_span(x, frontend: FrontEnd) -> tuple[int, int, np.ndarray | None]:
     (every frame is within ``trim_db`` of the peak); there a frame's score is the mean over
     mel channels of :math:`\max(0, 10\log_{10}(P_{m,k} / \tilde P_m))`, with
     :math:`\tilde P_m` the channel's median over the clip (the noise floor when the word
-    fills less than half of it), at least ``trim_db`` below the loudest cell. Frames scoring above ``vad_db`` are speech; runs closer than
-    ``vad_gap_s`` merge, and the run with the largest summed score is the word (babble or a
-    click elsewhere in the clip is left out).
+    fills less than half of it), at least ``trim_db`` below the loudest cell. Frames scoring
+    above ``vad_db`` are speech; runs closer than ``vad_gap_s`` merge, and the run with the
+    largest summed score is the word (babble or a click elsewhere in the clip is left out).
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]

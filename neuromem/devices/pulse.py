@@ -31,7 +31,7 @@ import numpy as np
 from neuromem.devices.base import DeviceArray, DeviceParams, relative_spread, sample_faults
 from neuromem.exceptions import ConfigError
 from neuromem.kernels import pulse as _k
-from neuromem.schema import at_least, fraction, nonnegative, param, positive
+from neuromem.schema import at_least, nonnegative, param, positive
 
 __all__ = ["PulseDevice", "PulseArray", "nonlinearity_to_a", "NL_TO_A_CONSTANT"]
 

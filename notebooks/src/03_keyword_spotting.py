@@ -5,8 +5,9 @@
 # Commands words, synthesized by espeak-ng with voice-disjoint train / test splits) go through
 # an audio front end (log-mel) into rate-coded spikes. Each (time bin, mel channel) is one
 # crossbar row. The rows feed a differential crossbar (G+ − G−) and LIF output neurons,
-# three per keyword in the shipped card. The crossbar learns by the supervised delta rule,
-# written as device pulses. We follow one utterance from waveform to log-mel to spikes, then
+# three per keyword in the shipped card. The crossbar learns by a supervised delta rule on
+# spike counts (the softmax cross-entropy gradient, as logistic regression), written as
+# device pulses. We follow one utterance from waveform to log-mel to spikes, then
 # look at the features the crossbar learned, the confusion matrix, and accuracy against
 # background noise (SNR) and against the device card. Each accuracy is shown beside a
 # logistic regression trained on exactly the same features and split.
