@@ -101,8 +101,11 @@ def plot_conductance_histograms(before_S, after_S, *, g_min_S=None, g_max_S=None
 
 
 def plot_raster(raster, *, dt_s: float, n_neurons: int | None = None, labels=None, ax=None,
-                t_present_s: float | None = None, title: str | None = None):
-    """Spike raster of one sample from (step, neuron) pairs; neurons coloured by label."""
+                t_present_s: float | None = None, title: str | None = None, class_names=None):
+    """Spike raster of one sample from (step, neuron) pairs; neurons coloured by label.
+
+    With ``class_names`` and ``labels`` grouped by class (neurons of a class adjacent, as the
+    readouts of ``kws``), the y axis names each group."""
     r = np.asarray(raster).reshape(-1, 2)
     if ax is None:
         fig = Figure(figsize=(7.0, 3.6), layout="constrained")
@@ -121,5 +124,11 @@ def plot_raster(raster, *, dt_s: float, n_neurons: int | None = None, labels=Non
     ax.set_ylabel("neuron")
     if n_neurons is not None:
         ax.set_ylim(-0.5, n_neurons - 0.5)
+    if class_names is not None and labels is not None:
+        labels = np.asarray(labels)
+        ticks = [(np.flatnonzero(labels == k).mean(), name)
+                 for k, name in enumerate(class_names) if np.any(labels == k)]
+        ax.set_yticks([t for t, _ in ticks], [name for _, name in ticks], fontsize=8)
+        ax.set_ylabel("output neurons by class")
     ax.set_title(title or f"Spike raster ({len(r)} spikes)")
     return fig

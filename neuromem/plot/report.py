@@ -23,16 +23,18 @@ def plot_report(result, *, energy=None, title: str | None = None) -> Figure:
     axes = fig.subplots(1, 3, width_ratios=[1.2, 1.0, 1.0])
     resolved = result.cards.get("resolved", {})
     dt = (resolved.get("features") or resolved.get("network") or {}).get("dt_s", 1e-3)
+    names = result.extra.get("label_names") if result.extra else None
     if result.raster:
         n_out = len(result.state.get("neuron_labels", [])) or None
+        label = int(result.state["test_labels"][0])
+        shown = names[label] if names is not None else label
         plot_raster(result.raster[0], dt_s=dt, n_neurons=n_out, ax=axes[0],
                     labels=result.state.get("neuron_labels"),
-                    title=f"test sample 1 (label {result.state['test_labels'][0]}): "
-                          "output spikes")
+                    class_names=names if result.state.get("neuron_labels_grouped") else None,
+                    title=f"test sample 1 (label {shown!r}): output spikes")
     else:
         axes[0].set_axis_off()
         axes[0].text(0.5, 0.5, "no raster recorded", ha="center", va="center")
-    names = result.extra.get("label_names") if result.extra else None
     if "confusion" in result.state:
         plot_confusion(result.state["confusion"], class_names=names, ax=axes[1])
     else:

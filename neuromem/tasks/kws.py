@@ -286,7 +286,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              ("wall time", f"{wall:.1f} s (features {t_features:.1f} s, learning "
                            f"{t_learn:.1f} s, inference {t_inf:.1f} s)")]
     state = {"g_pos_S": layer.pos.conductance_S.copy(), "confusion": conf,
-             "test_predictions": pred, "test_labels": y_te, "test_counts": test.counts}
+             "test_predictions": pred, "test_labels": y_te, "test_counts": test.counts,
+             "neuron_labels": neuron_class, "neuron_labels_grouped": True}
     if layer.neg is not None:
         state["g_neg_S"] = layer.neg.conductance_S.copy()
     cards = {"network": {k: v for k, v in data.items() if k != "device"},
