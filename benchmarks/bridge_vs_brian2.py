@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -168,29 +167,8 @@ class Runner:
 
 
 def worker_main(impl: str, cfg: dict) -> int:
-    """Worker process: JSON lines on the original stdout; everything else goes to stderr."""
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-
-    def send(obj):
-        proto.write(json.dumps(obj) + "\n")
-        proto.flush()
-
-    try:
-        runner = Runner(cfg, impl)
-        send({"ready": runner.info()})
-        for line in sys.stdin:
-            cmd = json.loads(line)
-            if cmd["cmd"] == "stop":
-                break
-            res = runner.run(cmd["run_id"])
-            res["loadavg"] = os.getloadavg()[0]
-            send({"result": res})
-    except Exception:
-        send({"error": traceback.format_exc()})
-        return 1
-    return 0
+    """Worker process (the engine benchmark's protocol) running this script's Runner."""
+    return ref.worker_main(impl, cfg, make=lambda impl, cfg: Runner(cfg, impl))
 
 
 class Worker(ref.Worker):

@@ -324,8 +324,11 @@ def make_runner(impl: str, cfg: dict):
     raise ValueError(impl)
 
 
-def worker_main(impl: str, cfg: dict) -> int:
-    """Worker process: JSON lines on the original stdout; everything else goes to stderr."""
+def worker_main(impl: str, cfg: dict, make=None) -> int:
+    """Worker process: JSON lines on the original stdout; everything else goes to stderr.
+
+    ``make(impl, cfg)`` builds the runner (default :func:`make_runner`; the bridge benchmark
+    passes its own)."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -335,7 +338,7 @@ def worker_main(impl: str, cfg: dict) -> int:
         proto.flush()
 
     try:
-        runner = make_runner(impl, cfg)
+        runner = (make or make_runner)(impl, cfg)
         send({"ready": runner.info()})
         for line in sys.stdin:
             cmd = json.loads(line)
