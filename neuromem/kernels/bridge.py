@@ -23,7 +23,7 @@ from numba import njit
 from neuromem.kernels.engine import (A_MINUS, A_PLUS, EV_CELLS_READ, EV_CELLS_WRITTEN,
                                      EV_INPUT_SPIKES, EV_LTD_PULSES, EV_LTP_PULSES,
                                      EV_OUTPUT_SPIKES, EV_ROW_ACTIVATIONS, NEAREST, NEVER, SOFT,
-                                     TAU_MINUS, TAU_PLUS, WINDOW)
+                                     TAU_MINUS, TAU_PLUS, WINDOW, _bumped_trace, _soft_bound)
 from neuromem.kernels.pulse import FAULT_NONE, pulse_step
 from neuromem.kernels.rand import hash_normal, hash_uniform
 
@@ -260,10 +260,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                       fpk[F_V_READ], gain, fpk[F_SCALE], fpk[F_READ_SIGMA],
                       rng_state[R_READ_KEY], s)
             if rule == 1:
-                if t_pre[i] == NEVER or nearest:
-                    x_pre[i] = 1.0
-                else:
-                    x_pre[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt / spk[TAU_PLUS]) + 1.0
+                x_pre[i] = _bumped_trace(x_pre[i], t_pre[i], s, dt, spk[TAU_PLUS], nearest)
                 t_pre[i] = s
                 if n_active == 0:
                     continue
@@ -276,11 +273,8 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                     if xpost_now[j] == 0.0:
                         continue
                     c = base + j
-                    dw = -spk[A_MINUS] * xpost_now[j]
-                    if soft:
-                        gn = g_neg[c] if differential else g_ref
-                        w = (g_pos[c] - gn) / span
-                        dw *= (w + 1.0) if differential else w
+                    dw = _soft_bound(-spk[A_MINUS] * xpost_now[j], soft, differential, g_pos,
+                                     g_neg, c, g_ref, span)
                     cell_buf[m] = c
                     dw_buf[m] = dw
                     m += 1
@@ -304,11 +298,8 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
             for k in range(n_out_sp):
                 j = out_buf[k]
                 if rule == 1:
-                    if t_post[j] == NEVER or nearest:
-                        x_post[j] = 1.0
-                    else:
-                        x_post[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt
-                                                         / spk[TAU_MINUS]) + 1.0
+                    x_post[j] = _bumped_trace(x_post[j], t_post[j], s, dt, spk[TAU_MINUS],
+                                              nearest)
                     t_post[j] = s
                 if m + n_in > cap:
                     apply_weight_changes(m, cell_buf, dw_buf, g_pos, g_neg, fpk, ipk, dmin_p,
@@ -324,13 +315,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
                     else:
                         recent = t_pre[i] != NEVER and s - t_pre[i] <= window_steps
                         dw = spk[A_PLUS] if recent else -spk[A_MINUS]
-                    if soft:
-                        gn = g_neg[c] if differential else g_ref
-                        w = (g_pos[c] - gn) / span
-                        if dw > 0:
-                            dw *= (1.0 - w)
-                        else:
-                            dw *= (w + 1.0) if differential else w
+                    dw = _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span)
                     cell_buf[m] = c
                     dw_buf[m] = dw
                     m += 1

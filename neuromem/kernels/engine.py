@@ -120,6 +120,20 @@ def _bumped_trace(x, t_last, s, dt, tau, nearest):
 
 
 @njit(cache=True, inline="always")
+def _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span):
+    """STDP soft bounds on cell c: potentiation scaled by the room above the weight
+    (1 - w), depression by the room below it (w + 1 differential, w single)."""
+    if soft:
+        gn = g_neg[c] if differential else g_ref
+        w = (g_pos[c] - gn) / span
+        if dw > 0:
+            dw *= (1.0 - w)
+        else:
+            dw *= (w + 1.0) if differential else w
+    return dw
+
+
+@njit(cache=True, inline="always")
 def _stochastic_round(x, rng):
     n = math.floor(x)
     if rng.random() < x - n:
@@ -343,11 +357,8 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                             if xpost_now[j] == 0.0:
                                 continue
                             c = base + j
-                            dw = -spk[A_MINUS] * xpost_now[j]
-                            if soft:
-                                gn = g_neg[c] if differential else g_ref
-                                w = (g_pos[c] - gn) / span
-                                dw *= (w + 1.0) if differential else w
+                            dw = _soft_bound(-spk[A_MINUS] * xpost_now[j], soft, differential,
+                                             g_pos, g_neg, c, g_ref, span)
                             if fast_single:
                                 dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
                                                     fast_hi, fast_altp, fast_altd, sigma_ctoc,
@@ -402,13 +413,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                         else:
                             recent = t_pre[i] != NEVER and s - t_pre[i] <= window_steps
                             dw = spk[A_PLUS] if recent else -spk[A_MINUS]
-                        if soft:
-                            gn = g_neg[c] if differential else g_ref
-                            w = (g_pos[c] - gn) / span
-                            if dw > 0:
-                                dw *= (1.0 - w)
-                            else:
-                                dw *= (w + 1.0) if differential else w
+                        dw = _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span)
                         if fast_single:
                             dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
                                                 fast_hi, fast_altp, fast_altd, sigma_ctoc, rng,
@@ -455,8 +460,8 @@ def infer_batch(rates, ev_step, ev_chan, ev_offsets, input_mode, sample_ids, n_p
     """Inference over many samples in parallel (no learning): each sample starts at rest.
 
     ``rates`` is (n_samples, n_in), or the events of sample b are
-    ``ev_step/ev_chan[ev_offsets[b]:ev_offsets[b + 1]]``; ``counts`` (n_samples, n_out) and ``events``
-    (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples one by
+    ``ev_step/ev_chan[ev_offsets[b]:ev_offsets[b + 1]]``; ``counts`` (n_samples, n_out) and
+    ``events`` (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples one by
     one, in any thread order, because input spikes and read noise are counter-based.
     """
     n_samples = rates.shape[0]
