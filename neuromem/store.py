@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import functools
 import importlib.metadata
 import json
@@ -65,6 +64,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from neuromem._files import disk_full, fsync_file, fsync_folder
 from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 
@@ -378,29 +378,6 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _disk_full(exc: BaseException | None) -> bool:
-    """Whether `exc` or an error it came from is ENOSPC (h5py puts errno in the text)."""
-    for _ in range(8):                          # the exception and the ones it came from
-        if exc is None:
-            return False
-        text = str(exc)
-        if (getattr(exc, "errno", None) == errno.ENOSPC or f"errno = {errno.ENOSPC}," in text
-                or os.strerror(errno.ENOSPC) in text):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _fsync(path: Path, *, folder: bool = False) -> None:
-    if folder and os.name != "posix":
-        return                                  # folders cannot be opened for sync there
-    fd = os.open(path, (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if folder else os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
                  events: Mapping | None = None, state: Mapping | None = None,
                  raster=None, snapshots=None, seed: int | None = None, command=None,
@@ -453,7 +430,7 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
         f.flush()
         f.close()
         f = None
-        _fsync(tmp)
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         if f is not None:
@@ -463,12 +440,11 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
             tmp.unlink()
         if not isinstance(exc, Exception):
             raise                               # KeyboardInterrupt, SystemExit: pass through
-        reason = ("the disk is full (no space left on device)" if _disk_full(exc)
+        reason = ("the disk is full (no space left on device)" if disk_full(exc)
                   else _one_line(exc))
         raise StoreError(f"cannot write result {path}: {reason}; nothing was written and any "
                          "earlier file at that path is unchanged") from exc
-    with contextlib.suppress(OSError):
-        _fsync(path.parent, folder=True)        # some file systems cannot sync folders
+    fsync_folder(path.parent)
     return path
 
 

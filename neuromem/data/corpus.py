@@ -70,6 +70,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuromem._files import fsync_file, fsync_folder
 from neuromem.data.noise import NOISE_KINDS, active_part, add_noise, make_noise
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import closest
@@ -634,19 +635,13 @@ def _write_cache(path: Path, variants, accents, clips: np.ndarray, audio: np.nda
             for name, names in (("voices", variants), ("accents", accents)):
                 f.create_dataset(name, data=np.asarray(names, dtype=object), dtype=strings)
             f.attrs["complete"] = True
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_folder(path.parent)
 
 
 def _read_cache(path: Path, config: CorpusConfig, described: str) -> Corpus:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from neuromem._files import fsync_file, fsync_folder
 from neuromem._version import __version__
 from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, ConductanceStats,
                                    conductance_stats, mac_energy, spiking_energy)
@@ -207,11 +208,7 @@ def store_energy(path, evaluation: Mapping) -> str:
         with h5py.File(path, "r") as src, h5py.File(tmp, "r+") as dst:
             del dst["provenance"]
             src.copy(src["provenance"], dst, name="provenance")
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -220,13 +217,7 @@ def store_energy(path, evaluation: Mapping) -> str:
             raise
         raise StoreError(f"cannot store the energy report in {path}: {exc}; the file is "
                          "unchanged") from exc
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    fsync_folder(path.parent)
     return f"metrics/energy/{tech}"
 
 

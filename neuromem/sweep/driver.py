@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import errno
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from neuromem._files import disk_full, fsync_folder
 from neuromem._version import __version__
 from neuromem.exceptions import ConfigError, StoreError
 from neuromem.store import is_complete
@@ -151,16 +151,10 @@ def write_json_atomic(path, obj, *, indent: int | None = 1) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        reason = ("the disk is full (no space left on device)" if exc.errno == errno.ENOSPC
+        reason = ("the disk is full (no space left on device)" if disk_full(exc)
                   else " ".join(str(exc).split()))
         raise StoreError(f"cannot write {path}: {reason}") from exc
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    fsync_folder(path.parent)
 
 
 def read_manifest(folder) -> dict:

@@ -33,6 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from neuromem._files import disk_full, fsync_file, fsync_folder
 from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 from neuromem.store import is_complete
@@ -100,16 +101,6 @@ def _failure_record(folder: Path, run_id: str) -> dict | None:
         return None
     except (OSError, ValueError):
         return {"run_id": run_id, "reason": "unknown", "error": f"unreadable record {path}"}
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 def merge_results(folder) -> Path:
@@ -194,20 +185,15 @@ def merge_results(folder) -> Path:
                 group.create_dataset(key, data=np.array([str(r.get(key, "")) for r in failed],
                                                         dtype=object),
                                      dtype=h5py.string_dtype())
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
         os.replace(tmp, path)
     except Exception as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        text = " ".join(str(exc).split())
-        if isinstance(exc, OSError) and exc.errno == 28 or "No space left" in text:
-            text = "the disk is full (no space left on device)"
+        text = ("the disk is full (no space left on device)" if disk_full(exc)
+                else " ".join(str(exc).split()))
         raise StoreError(f"cannot write {path}: {text}; the shards are unchanged") from exc
-    _fsync_folder(folder)
+    fsync_folder(folder)
     return path
 
 
