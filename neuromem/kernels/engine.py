@@ -134,6 +134,17 @@ def _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span):
 
 
 @njit(cache=True, inline="always")
+def _pulse_tally(dp, continuous):
+    """(cells written, LTP pulses, LTD pulses) of one fast-path write of ``dp`` pulses
+    (a fractional write of a continuous device counts as one pulse)."""
+    if dp == 0.0:
+        return 0, 0, 0
+    if dp > 0:
+        return 1, math.ceil(dp) if continuous else round(dp), 0
+    return 1, 0, math.ceil(-dp) if continuous else round(-dp)
+
+
+@njit(cache=True, inline="always")
 def _stochastic_round(x, rng):
     n = math.floor(x)
     if rng.random() < x - n:
@@ -363,12 +374,10 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                                 dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
                                                     fast_hi, fast_altp, fast_altd, sigma_ctoc,
                                                     rng, key_pre, sample_id, s)
-                                if dp != 0.0:
-                                    fast_written += 1
-                                    if dp > 0:
-                                        fast_ltp += math.ceil(dp) if continuous else round(dp)
-                                    else:
-                                        fast_ltd += math.ceil(-dp) if continuous else round(-dp)
+                                n_w, n_ltp, n_ltd = _pulse_tally(dp, continuous)
+                                fast_written += n_w
+                                fast_ltp += n_ltp
+                                fast_ltd += n_ltd
                             else:
                                 apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
                                                     continuous, sigma_ctoc, dmin_p, dmax_p,
@@ -418,12 +427,10 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                             dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
                                                 fast_hi, fast_altp, fast_altd, sigma_ctoc, rng,
                                                 key_post, sample_id, s)
-                            if dp != 0.0:
-                                fast_written += 1
-                                if dp > 0:
-                                    fast_ltp += math.ceil(dp) if continuous else round(dp)
-                                else:
-                                    fast_ltd += math.ceil(-dp) if continuous else round(-dp)
+                            n_w, n_ltp, n_ltd = _pulse_tally(dp, continuous)
+                            fast_written += n_w
+                            fast_ltp += n_ltp
+                            fast_ltd += n_ltd
                         else:
                             apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
                                                 continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
@@ -461,8 +468,8 @@ def infer_batch(rates, ev_step, ev_chan, ev_offsets, input_mode, sample_ids, n_p
 
     ``rates`` is (n_samples, n_in), or the events of sample b are
     ``ev_step/ev_chan[ev_offsets[b]:ev_offsets[b + 1]]``; ``counts`` (n_samples, n_out) and
-    ``events`` (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples one by
-    one, in any thread order, because input spikes and read noise are counter-based.
+    ``events`` (n_samples, N_EVENTS) receive the results. Bit-identical to running the samples
+    one by one, in any thread order, because input spikes and read noise are counter-based.
     """
     n_samples = rates.shape[0]
     n_out = theta.shape[0]
