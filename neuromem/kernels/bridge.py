@@ -23,7 +23,8 @@ from numba import njit
 from neuromem.kernels.engine import (A_MINUS, A_PLUS, EV_CELLS_READ, EV_CELLS_WRITTEN,
                                      EV_INPUT_SPIKES, EV_LTD_PULSES, EV_LTP_PULSES,
                                      EV_OUTPUT_SPIKES, EV_ROW_ACTIVATIONS, NEAREST, NEVER, SOFT,
-                                     TAU_MINUS, TAU_PLUS, WINDOW, _bumped_trace, _soft_bound)
+                                     TAU_MINUS, TAU_PLUS, WINDOW, _bumped_trace,
+                                     _decayed_traces, _soft_bound)
 from neuromem.kernels.pulse import FAULT_NONE, pulse_step
 from neuromem.kernels.rand import hash_normal, hash_uniform
 
@@ -246,12 +247,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
         events[EV_CELLS_READ] += n_in_sp * (2 * n_out if differential else n_out + 1)
         n_active = 0
         if rule == 1:
-            for j in range(n_out):
-                if t_post[j] == NEVER:
-                    xpost_now[j] = 0.0
-                else:
-                    xpost_now[j] = x_post[j] * math.exp(-(s - t_post[j]) * dt / spk[TAU_MINUS])
-                    n_active += 1
+            n_active = _decayed_traces(x_post, t_post, n_out, s, dt, spk[TAU_MINUS], xpost_now)
         m = 0
         for k in range(n_in_sp):
             i = in_buf[k]
@@ -289,11 +285,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
         events[EV_OUTPUT_SPIKES] += n_out_sp
         if rule != 0:
             if rule == 1:
-                for i in range(n_in):
-                    if t_pre[i] == NEVER:
-                        xpre_now[i] = 0.0
-                    else:
-                        xpre_now[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt / spk[TAU_PLUS])
+                _decayed_traces(x_pre, t_pre, n_in, s, dt, spk[TAU_PLUS], xpre_now)
             m = 0
             for k in range(n_out_sp):
                 j = out_buf[k]

@@ -120,6 +120,20 @@ def _bumped_trace(x, t_last, s, dt, tau, nearest):
 
 
 @njit(cache=True, inline="always")
+def _decayed_traces(x, t_last, n, s, dt, tau, out):
+    """The first ``n`` STDP traces decayed to step s, into ``out`` (0 for a trace that has
+    never spiked); returns how many have spiked."""
+    n_active = 0
+    for i in range(n):
+        if t_last[i] == NEVER:
+            out[i] = 0.0
+        else:
+            out[i] = x[i] * math.exp(-(s - t_last[i]) * dt / tau)
+            n_active += 1
+    return n_active
+
+
+@njit(cache=True, inline="always")
 def _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span):
     """STDP soft bounds on cell c: potentiation scaled by the room above the weight
     (1 - w), depression by the room below it (w + 1 differential, w single)."""
@@ -398,12 +412,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                             gi[j] += w_inh
             if learn and rule != 0:
                 if rule == 1:
-                    for i in range(n_in):
-                        if t_pre[i] == NEVER:
-                            xpre_now[i] = 0.0
-                        else:
-                            xpre_now[i] = x_pre[i] * math.exp(-(s - t_pre[i]) * dt
-                                                              / spk[TAU_PLUS])
+                    _decayed_traces(x_pre, t_pre, n_in, s, dt, spk[TAU_PLUS], xpre_now)
                 for k in range(n_out_sp):
                     j = out_spikes[k]
                     if t_post[j] == NEVER:
