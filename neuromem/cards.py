@@ -144,7 +144,7 @@ def load_device(name_or_path) -> DeviceCard:
 # --------------------------------------------------------------------------- network cards
 
 _NETWORK_TOP_KEYS = {"name", "summary", "task", "device", "network", "neuron", "stdp", "data",
-                     "features", "delta", "energy", "quick", "seed"}
+                     "features", "delta", "energy", "quick", "seed", "readout"}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

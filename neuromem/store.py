@@ -35,6 +35,10 @@ named by the attr ``index_name`` (``sample``, ``step`` or ``time_s``).
 
 ``/extra`` (optional): a scalar string dataset, a free-form dict as JSON.
 
+``/model`` (optional): everything inference needs to rebuild the trained network, as a nested
+tree like ``/state`` (see :mod:`neuromem.model`, which owns its layout and its own
+``model_format_version`` attribute).
+
 None is stored as an empty attribute (``h5py.Empty``). Integers must fit 64 bits (a larger
 seed is stored as a decimal string). Floats come back bit-exactly, arrays as ndarrays (lists of
 strings as ``str`` arrays). Names may not contain ``/`` or NUL. JSON is written by
@@ -121,6 +125,8 @@ class Result:
     metrics, events, state : dict
         Nested dicts of scalars and ndarrays, as written.
     raster, snapshots, extra : list of ndarray, Snapshots, dict, or None when not stored
+    model : dict or None
+        The ``/model`` tree (see :mod:`neuromem.model`), when the run stored one.
     """
 
     path: Path
@@ -133,6 +139,7 @@ class Result:
     raster: list[np.ndarray] | None = None
     snapshots: Snapshots | None = None
     extra: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- encoding helpers
@@ -344,7 +351,7 @@ def _write_snapshots(group, snapshots) -> None:
         _write_array(group, key, arr, f"snapshots/{key}", chunks=per_snapshot)
 
 
-def _write_all(f, *, cards, trees, raster, snapshots, seed, command, extra) -> None:
+def _write_all(f, *, cards, trees, raster, snapshots, seed, command, extra, model=None) -> None:
     """Fill an open, empty file; ``complete`` is set last."""
     texts = {_check_name(name, "cards"): _json(card, f"card {name!r}")
              for name, card in (cards or {}).items()}
@@ -370,6 +377,8 @@ def _write_all(f, *, cards, trees, raster, snapshots, seed, command, extra) -> N
         _write_snapshots(f.create_group("snapshots", track_order=True), snapshots)
     if extra is not None:
         f.create_dataset("extra", data=_json(extra, "extra"), dtype=h5py.string_dtype())
+    if model is not None:
+        _write_tree(f.create_group("model", track_order=True), model, "model")
     f.attrs["complete"] = True
 
 
@@ -381,7 +390,7 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
 def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
                  events: Mapping | None = None, state: Mapping | None = None,
                  raster=None, snapshots=None, seed: int | None = None, command=None,
-                 extra: Mapping | None = None) -> Path:
+                 extra: Mapping | None = None, model: Mapping | None = None) -> Path:
     """Write one run's results to `path`, atomically (see the module docstring).
 
     Parameters
@@ -406,6 +415,8 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
         The command line; default ``sys.argv``.
     extra : dict, optional
         Anything else :func:`to_json` encodes.
+    model : dict, optional
+        The trained network for inference (:func:`neuromem.model.model_tree`).
 
     Returns
     -------
@@ -425,7 +436,7 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
             raise _Invalid(f"the folder {path.parent} does not exist")
         f = h5py.File(tmp, "w", track_order=True)
         _write_all(f, cards=cards, raster=raster, snapshots=snapshots, seed=seed,
-                   command=command, extra=extra,
+                   command=command, extra=extra, model=model,
                    trees={"metrics": metrics, "events": events or {}, "state": state or {}})
         f.flush()
         f.close()
@@ -505,7 +516,7 @@ def read_result(path) -> Result:
                 provenance["seed"] = int(provenance["seed"])
             cards = {name: json.loads(ds.asstr()[()]) for name, ds in f["cards"].items()}
             trees = {name: _read_tree(f[name]) for name in _TREES}
-            raster = snapshots = extra = None
+            raster = snapshots = extra = model = None
             if "raster" in f:
                 spikes, offsets = f["raster/spikes"][()], f["raster/offsets"][()]
                 raster = [spikes[a:b].copy() for a, b in zip(offsets[:-1], offsets[1:])]
@@ -517,10 +528,12 @@ def read_result(path) -> Result:
                     arrays={k: _read_array(v) for k, v in group.items() if k != index_name})
             if "extra" in f:
                 extra = json.loads(f["extra"].asstr()[()])
+            if "model" in f:
+                model = _read_tree(f["model"])
         except Exception as exc:
             raise StoreError(f"{path}: damaged result file: {_one_line(exc)}") from exc
     return Result(path=path, format_version=version, provenance=provenance, cards=cards,
-                  raster=raster, snapshots=snapshots, extra=extra, **trees)
+                  raster=raster, snapshots=snapshots, extra=extra, model=model, **trees)
 
 
 def is_complete(path) -> bool:

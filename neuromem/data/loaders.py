@@ -317,8 +317,13 @@ class FolderParams:
     test_fraction: float = param(0.2, check=_below_one, doc="held-out test share")
     validation_fraction: float = param(0.1, check=_below_one, doc="validation share")
     split_seed: int = param(0, kind=int, doc="seed of the stratified split")
+    split: str = param("auto", kind=str, choices=("auto", "test", "train"),
+                       doc="auto: stratified train/validation/test split; test or train: "
+                       "every file belongs to that split (a folder as a test set)")
 
     def check(self) -> None:
+        if self.split != "auto":
+            return
         if self.test_fraction + self.validation_fraction >= 1:
             raise ConfigError("test_fraction + validation_fraction must be < 1",
                               key="validation_fraction")
@@ -487,13 +492,15 @@ class FolderDataset:
     validation, the rest to train. Speakers are the name before ``_nohash_`` if the files
     follow the Speech Commands naming, else ``""``. Visible files other than .wav inside a
     class folder, and empty class folders, are errors; files directly in ROOT are ignored.
+    With ``split = "test"`` (or ``"train"``) every file belongs to that split: a folder of
+    someone else's recordings as a test set.
     """
 
     def __init__(self, root, test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                 split_seed: int = 0):
+                 split_seed: int = 0, split: str = "auto"):
         self.params = build(FolderParams, {"test_fraction": test_fraction,
                                            "validation_fraction": validation_fraction,
-                                           "split_seed": split_seed})
+                                           "split_seed": split_seed, "split": split})
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset folder not found")
@@ -511,8 +518,11 @@ class FolderDataset:
             n_val = min(int(round(n * self.params.validation_fraction)), n - n_test)
             split = np.array(["train"] * n, dtype=object)
             order = rng.permutation(n)
-            split[order[:n_test]] = "test"
-            split[order[n_test:n_test + n_val]] = "validation"
+            if self.params.split == "auto":
+                split[order[:n_test]] = "test"
+                split[order[n_test:n_test + n_val]] = "validation"
+            else:
+                split[:] = self.params.split
             paths.extend(files)
             labels.extend([label] * n)
             splits.extend(split.tolist())

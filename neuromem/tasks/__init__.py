@@ -27,6 +27,7 @@ class TaskResult:
     table: list  # rows of (label, value) for the terminal
     raster: list | None = None
     extra: dict = dataclasses.field(default_factory=dict)
+    model: dict | None = None  # the trained network for inference (neuromem.model)
 
 
 TASKS: dict[str, Callable] = {}

@@ -21,6 +21,7 @@ from neuromem.network import Network
 from neuromem.neurons import LIFParams
 from neuromem.plasticity import STDPParams
 from neuromem.schema import at_least, build, fraction, nonnegative, param, positive, to_plain
+from neuromem.model.tree import model_tree
 from neuromem.tasks import TaskResult, register_task
 from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
 
@@ -150,6 +151,7 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     t_inf = time.perf_counter()
     t_test = net_s.t_present_test_s or None
     label_run = net.run(r_tr, progress="labelling" if progress else False, t_present_s=t_test)
+    test_offset = net.samples_seen
     test_run = net.run(r_te, progress="testing" if progress else False, t_present_s=t_test)
     t_inf = time.perf_counter() - t_inf
     n_classes = 10
@@ -208,9 +210,15 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              "resolved": {"network": to_plain(net_s), "neuron": to_plain(neuron),
                           "stdp": to_plain(stdp), "data": to_plain(dset),
                           "energy": to_plain(energy_s)}}
+    model = model_tree(net, task="digits_stdp", label_names=[str(c) for c in range(n_classes)],
+                       test_sample_offset=test_offset,
+                       readout={"kind": "neuron_labels", "neuron_class": assign,
+                                "t_present_s": float(t_test or net_s.t_present_s)},
+                       inputs={"kind": "digits_images", "max_rate_Hz": dset.max_rate_Hz,
+                               "encoding": dset.encoding})
     return TaskResult("digits_stdp", metrics, cards,
                       {"train": train_events, "label": label_run.events,
                        "test": test_run.events}, state, table, raster,
                       {"energy_inputs": e_inputs, "energy_summary": {
                           "tech": e_sum["tech"], "spiking": e_sum["spiking"],
-                          "mac": e_sum["mac"]}})
+                          "mac": e_sum["mac"]}}, model=model)

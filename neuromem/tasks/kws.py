@@ -23,7 +23,8 @@ from neuromem.layers import MAPPINGS, CrossbarLayer, Population
 from neuromem.network import Network, train_delta
 from neuromem.neurons import LIFParams
 from neuromem.plasticity import DeltaRuleParams, STDPParams
-from neuromem.schema import at_least, build, nonnegative, param, positive, to_plain
+from neuromem.model.tree import model_tree
+from neuromem.schema import at_least, build, fraction, nonnegative, param, positive, to_plain
 from neuromem.tasks import TaskResult, register_task
 from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
 from neuromem.tasks.digits import confusion
@@ -83,6 +84,26 @@ class KWSNetwork:
                                    "counts are summed: less readout noise)", check=at_least(1))
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KWSReadout:
+    """How a trained model answers on new audio (``neuromem predict``, ``--stream``)."""
+
+    kind = "readout"
+    min_confidence: float = param(0.5, doc="a clip whose top keyword probability (softmax of "
+                                  "the class spike counts / delta.temperature) is below this "
+                                  "is answered 'none'", check=fraction)
+    window_s: float = param(0.0, unit="s", doc="streaming: analysis window (0 = the front "
+                            "end's window)", check=nonnegative)
+    hop_s: float = param(0.25, unit="s", doc="streaming: step between windows",
+                         check=positive)
+    gate_db: float = param(12.0, unit="dB", doc="a frame is speech when its energy lies this "
+                           "far above the recording's noise floor", check=positive)
+    gap_s: float = param(0.15, unit="s", doc="pauses at least this long separate words",
+                         check=positive)
+    min_word_s: float = param(0.1, unit="s", doc="shorter speech bursts are not words",
+                              check=nonnegative)
+
+
 @dataclasses.dataclass
 class KWSFeatureSet:
     """Rates (Hz) per row for each clip, labels and the features the baseline sees."""
@@ -92,12 +113,19 @@ class KWSFeatureSet:
     labels: dict         # split -> (n,)
     label_names: tuple
     description: dict
+    normalizer: dict     # mean, std (per mel channel), low, high (per row): fitted on train
 
 
-def _load_audio(data: KWSData, card_path, params: dict, progress: bool):
-    """(waveforms or AudioDataset per split, labels per split, label names, sample rate)."""
-    kind = load_toml(card_path).get("kind", data.dataset)
+def _load_audio(data: KWSData, card_path, params: dict, progress: bool, *, kind=None,
+                splits=("train", "validation", "test")):
+    """Per split: (waveforms, labels, rate) or an AudioDataset; the label names; what was
+    loaded. ``kind`` is the dataset card's kind (default: read from ``card_path``)."""
+    kind = kind or load_toml(card_path).get("kind", data.dataset)
     if kind == "synth_kws":
+        if data.data_dir:
+            raise ConfigError(f"the {kind} dataset is synthesized here and takes no --data-dir "
+                              "(use --dataset folder or speech_commands for your own data)",
+                              key="data.data_dir")
         from neuromem.data.corpus import CorpusConfig, load_corpus
         corpus_params = {k: v for k, v in params.items() if k not in ("front_end", "encoder")}
         if data.n_clips:
@@ -107,7 +135,7 @@ def _load_audio(data: KWSData, card_path, params: dict, progress: bool):
         config = CorpusConfig.from_mapping(corpus_params, file=card_path)
         corpus = load_corpus(config, cache_dir=data.cache_dir or None, progress=progress)
         out = {}
-        for split in ("train", "validation", "test"):
+        for split in splits:
             x, y = corpus.select(split)
             out[split] = (x, y, corpus.sample_rate_Hz)
         return out, tuple(corpus.label_names), {"corpus": config.to_dict(),
@@ -119,7 +147,7 @@ def _load_audio(data: KWSData, card_path, params: dict, progress: bool):
                               key="data.data_dir")
         loader_params = {k: v for k, v in params.items() if k not in ("front_end", "encoder")}
         ds = open_dataset(kind, data.data_dir, loader_params)
-        out = {split: ds.split(split) for split in ("train", "validation", "test")}
+        out = {split: ds.split(split) for split in splits}
         return out, tuple(ds.samples.label_names), {"data_dir": data.data_dir}
     raise ConfigError(f"the kws task takes audio datasets {DATASETS}, not {kind!r}",
                       key="data.dataset")
@@ -134,8 +162,8 @@ def _bin_frames(feats: np.ndarray, bins: int) -> np.ndarray:
 def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: dict,
                       progress: bool = False) -> KWSFeatureSet:
     """Load the dataset, compute log-mel features, standardise, bin and map to rates."""
-    from neuromem.data.audio import FrontEnd, extract, fit_normalizer, normalize_channels
-    from neuromem.data.encoders import fit_range, unit_scale
+    from neuromem.data.audio import FrontEnd, extract, fit_normalizer
+    from neuromem.data.encoders import fit_range
 
     frontend = build(FrontEnd, params.get("front_end", {}), file=card_path,
                      section="parameters.front_end")
@@ -159,19 +187,33 @@ def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: di
     if len(labels["train"]) == 0 or len(labels["test"]) == 0:
         raise DataError("the dataset has an empty train or test split")
     mean, std = fit_normalizer(logmel["train"])
-    binned = {s: _bin_frames(normalize_channels(f, mean, std), feat.time_bins)
-              for s, f in logmel.items() if len(f)}
-    flat = {s: b.reshape(len(b), -1) for s, b in binned.items()}
+    flat = {s: flat_features(f, mean, std, feat) for s, f in logmel.items() if len(f)}
     low, high = fit_range(flat["train"], feat.lower_pct, feat.upper_pct)
-    rates = {}
-    for s, f in flat.items():
-        r = unit_scale(f, low, high) * feat.max_rate_Hz
-        if feat.bias:
-            r = np.concatenate([r, np.full((len(r), 1), 0.5 * feat.max_rate_Hz)], axis=1)
-        rates[s] = r
+    normalizer = {"mean": mean, "std": std, "low": low, "high": high}
+    rates = {s: rates_from_features(f, normalizer, feat) for s, f in flat.items()}
     described.update({"front_end": to_plain(frontend), "n_frames": int(frontend.n_frames),
                       "n_rows": int(next(iter(rates.values())).shape[1])})
-    return KWSFeatureSet(rates, flat, {s: labels[s] for s in flat}, names, described)
+    return KWSFeatureSet(rates, flat, {s: labels[s] for s in flat}, names, described,
+                         normalizer)
+
+
+def flat_features(logmel: np.ndarray, mean, std, feat: KWSFeatures) -> np.ndarray:
+    """(n, frames, mels) log-mel -> standardised, time-binned, flattened (n, bins * mels)."""
+    from neuromem.data.audio import normalize_channels
+
+    binned = _bin_frames(normalize_channels(logmel, mean, std), feat.time_bins)
+    return binned.reshape(len(binned), -1)
+
+
+def rates_from_features(flat: np.ndarray, normalizer: dict, feat: KWSFeatures) -> np.ndarray:
+    """Flat features -> row rates (Hz): the training range mapped to [0, max_rate_Hz], plus
+    the bias row."""
+    from neuromem.data.encoders import unit_scale
+
+    r = unit_scale(flat, normalizer["low"], normalizer["high"]) * feat.max_rate_Hz
+    if feat.bias:
+        r = np.concatenate([r, np.full((len(r), 1), 0.5 * feat.max_rate_Hz)], axis=1)
+    return r
 
 
 def baseline_accuracy(fs: KWSFeatureSet, seed: int = 0) -> float:
@@ -190,6 +232,7 @@ def build_sections(data: dict, file=None):
     neuron = build(LIFParams, data.get("neuron", {}), file=file, section="neuron")
     delta = build(DeltaRuleParams, data.get("delta", {}), file=file, section="delta")
     energy = build(EnergySection, data.get("energy", {}), file=file, section="energy")
+    build(KWSReadout, data.get("readout", {}), file=file, section="readout")
     return dset, feat, net, neuron, delta, energy
 
 
@@ -231,6 +274,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                                neuron_class=neuron_class)
     t_learn = time.perf_counter() - t_learn
     t_inf = time.perf_counter()
+    test_offset = net.samples_seen
     test = net.run(fs.rates["test"], progress="testing" if progress else False)
     t_inf = time.perf_counter() - t_inf
     class_counts = _class_counts(test.counts, k)
@@ -298,5 +342,17 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     extra = {"label_names": list(fs.label_names), "features": fs.description,
              "energy_inputs": e_inputs, "energy_summary": {
                  "tech": e_sum["tech"], "spiking": e_sum["spiking"], "mac": e_sum["mac"]}}
+    readout = build(KWSReadout, data.get("readout", {}), file=path, section="readout")
+    model = model_tree(net, task="kws", label_names=fs.label_names,
+                       test_sample_offset=test_offset,
+                       readout={"kind": "class_groups", "neuron_class": neuron_class,
+                                "temperature": delta.temperature, **to_plain(readout)},
+                       inputs={"kind": "kws_audio", "dataset_kind": kind_of(card, dset),
+                               **{k: np.asarray(v) for k, v in fs.normalizer.items()}})
     return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
-                      state, table, raster, extra)
+                      state, table, raster, extra, model=model)
+
+
+def kind_of(card: dict, dset: KWSData) -> str:
+    """The dataset kind of a dataset card (its ``kind``, else its name)."""
+    return str(card.get("kind", dset.dataset))
