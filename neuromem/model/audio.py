@@ -24,7 +24,7 @@ from neuromem.data.audio import FrontEnd, mel_power, read_wav, resample
 from neuromem.exceptions import ConfigError, DataError
 
 __all__ = ["Segment", "read_clip", "read_clips", "word_segments", "noise_floor",
-           "stream_segments"]
+           "in_context", "stream_segments"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,10 +101,30 @@ def word_segments(y: np.ndarray, frontend: FrontEnd, *, gate_db: float, gap_s: f
     return out
 
 
-def padded(y: np.ndarray, seg: Segment, frontend: FrontEnd, pad_s: float = 0.05) -> np.ndarray:
-    """The word with a little context either side (the front end trims and centres it)."""
+def in_context(y: np.ndarray, seg: Segment, others, frontend: FrontEnd,
+               pad_s: float = 0.05) -> np.ndarray:
+    """One window of the recording centred on the word, other words muted.
+
+    Training clips are whole windows with the word somewhere inside and silence or noise
+    around it; a word cut out tightly would look different to the front end (no silence:
+    the noise-floor path). So the word keeps its real surroundings, the samples of the other
+    words in the window (each +-``pad_s``) are set to zero, and the edges of the recording
+    are padded with zeros. A word longer than the window is returned whole.
+    """
+    n_win = frontend.n_window
     pad = int(round(pad_s * frontend.sample_rate_Hz))
-    return y[max(0, seg.start - pad):min(y.shape[0], seg.stop + pad)]
+    if seg.stop - seg.start + 2 * pad >= n_win:
+        return np.array(y[max(0, seg.start - pad):min(y.shape[0], seg.stop + pad)])
+    a = (seg.start + seg.stop) // 2 - n_win // 2
+    out = np.zeros(n_win, dtype=np.float32)
+    lo, hi = max(a, 0), min(a + n_win, y.shape[0])
+    out[lo - a:hi - a] = y[lo:hi]
+    for o in others:
+        if o is seg or o.stop + pad <= a or o.start - pad >= a + n_win:
+            continue
+        # words are at least gap_s > 2 pad_s apart, so this never reaches the word itself
+        out[max(o.start - pad - a, 0):max(min(o.stop + pad - a, n_win), 0)] = 0.0
+    return out
 
 
 def at_rate(x, sr: int, frontend: FrontEnd) -> np.ndarray:

@@ -9,7 +9,8 @@ import numpy as np
 
 from neuromem.data.audio import FrontEnd, extract
 from neuromem.exceptions import ConfigError
-from neuromem.model.audio import (at_rate, padded, read_clips, stream_segments,
+from neuromem.data.audio import fix_length
+from neuromem.model.audio import (at_rate, in_context, read_clips, stream_segments,
                                   word_segments)
 from neuromem.schema import build
 
@@ -79,8 +80,10 @@ class KWSInputs:
                              min_word_s=ro.min_word_s, floor=floor)
 
     def clip_words(self, x, sr):
-        """The pieces of one clip to answer: the whole clip (the training path) when it fits
-        the window and holds at most one word, else each word on its own.
+        """The pieces of one clip to answer: the whole clip (the training path; a clip
+        shorter than the window is first centred in one, as a recording with silence around
+        the word would be) when it fits the window and holds at most one word, else each
+        word on its own in its context (:func:`neuromem.model.audio.in_context`).
 
         Returns ``(pieces, spans)``: waveforms at the front end's rate and their
         ``(start_s, stop_s)`` in the clip (None for the whole clip).
@@ -88,12 +91,11 @@ class KWSInputs:
         fe = self.frontend
         y = at_rate(x, sr, fe)
         words = self._segments(y)
-        if len(words) <= 1 and y.shape[0] <= fe.n_window:
-            return [y], [None]
-        if not words:
-            return [y], [None]
+        if (len(words) <= 1 and y.shape[0] <= fe.n_window) or not words:
+            return [fix_length(y, fe.n_window, fe.align) if y.shape[0] < fe.n_window
+                    else y], [None]
         sr_fe = fe.sample_rate_Hz
-        return ([padded(y, w, fe) for w in words],
+        return ([in_context(y, w, words, fe) for w in words],
                 [(w.start / sr_fe, w.stop / sr_fe) for w in words])
 
     def predict_files(self, paths, *, skip_bad: bool = False) -> dict:
@@ -145,7 +147,7 @@ class KWSInputs:
                                        gate_db=ro.gate_db, gap_s=ro.gap_s,
                                        min_word_s=ro.min_word_s)
         sr_fe = fe.sample_rate_Hz
-        pieces = [padded(y, s, fe) for s in segs]
+        pieces = [in_context(y, s, segs, fe) for s in segs]
         detections, words = [], []
         events = {}
         if pieces:
