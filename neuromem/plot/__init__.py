@@ -7,7 +7,8 @@ save with ``fig.savefig(path)``.
 from neuromem.plot.devices import device_sweeps, plot_device, plot_devices_overview, plot_fit
 from neuromem.plot.network import (plot_conductance_histograms, plot_confusion, plot_raster,
                                    plot_receptive_fields)
+from neuromem.plot.stream import plot_stream
 
 __all__ = ["plot_device", "plot_devices_overview", "plot_fit", "device_sweeps",
            "plot_receptive_fields", "plot_confusion", "plot_conductance_histograms",
-           "plot_raster"]
+           "plot_raster", "plot_stream"]
