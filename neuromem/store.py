@@ -631,6 +631,15 @@ def summarize(path) -> str:
             if "extra" in f:
                 extra = json.loads(f["extra"].asstr()[()])
                 lines.append(f"extra     {', '.join(map(str, extra)) or '(empty)'}")
+            if "model" in f:
+                m = f["model"]
+                layer = m["layer"].attrs if "layer" in m else {}
+                names = m["label_names"].asstr()[()] if "label_names" in m else []
+                lines.append(f"model     {_plain(m.attrs.get('task'))} (model format "
+                             f"{_plain(m.attrs.get('model_format_version'))}): "
+                             f"{_plain(layer.get('n_in'))} rows x {_plain(layer.get('n_out'))} "
+                             f"columns, labels {', '.join(map(str, names))}; use it with "
+                             f"neuromem evaluate / predict")
         except Exception as exc:
             raise StoreError(f"{path}: damaged result file: {_one_line(exc)}") from exc
     return "\n".join(lines)

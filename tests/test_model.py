@@ -367,3 +367,25 @@ def test_stream_finds_every_keyword_near_its_onset(tmp_path, kws_model):
     print(f"stream: {found}/{n_kw} keywords found, {correct} read right, "
           f"{len(false) / minutes:.1f} false alarms per minute ({len(false)} on "
           f"{len(others)} non-keywords in {res['duration_s']:.0f} s)")
+
+
+def test_speech_commands_test_list_and_label_sets(tmp_path, kws_model):
+    from test_loaders import make_speech_commands
+    root = make_speech_commands(tmp_path / "sc")
+    model = neuromem.load_model(kws_model[0])
+    # the 12-class task has _silence_ and _unknown_, which this ten-class model lacks
+    with pytest.raises(ConfigError, match="does not know: _silence_, _unknown_"):
+        model.evaluate("speech_commands", data_dir=root)
+    ev = model.evaluate("speech_commands", data_dir=root, data_overrides={"task": "10class"})
+    # testing_list.txt holds speaker cccc3333's yes, no and up
+    assert ev["n_clips"] == 3 and set(ev["per_label"]) == {"yes", "no", "up"}
+    assert sorted(ev["true_labels"]) == sorted(model.labels.index(w) for w in ("yes", "no",
+                                                                                "up"))
+
+
+def test_unknown_words_map_to_an_unknown_class():
+    from neuromem.model.evaluate import _match_labels
+    labels = ("_silence_", "_unknown_", "yes", "no")
+    assert _match_labels(["no", "bed", "yes", "_silence_"], labels).tolist() == [3, 1, 2, 0]
+    with pytest.raises(ConfigError, match="does not know: bed"):
+        _match_labels(["no", "bed"], ("yes", "no"))
