@@ -294,6 +294,8 @@ def cmd_evaluate(args) -> int:
     if device is not None or device_over:
         model = model.with_device(device or model.device.to_dict(), device_over,
                                   seed=args.seed)
+    if args.age_s:
+        model = model.aged(args.age_s)
     ev = model.evaluate(args.dataset, data_dir=data_dir, split=args.split,
                         data_overrides=data_over, tech=args.tech, skip_bad=args.skip_bad,
                         progress=not args.json and sys.stderr.isatty(), seed=args.seed)
@@ -451,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "card's array), device.KEY=V, data.KEY=V (e.g. data.snr_db=20)")
     p.add_argument("--tech", help="technology preset of the energies (default: the card's)")
     p.add_argument("--seed", type=int, default=0, help="seed of fresh arrays (ex-situ, MAC)")
+    p.add_argument("--age-s", type=float, default=0.0, metavar="SECONDS",
+                   help="evaluate the cells this long after programming (retention drift "
+                   "of the device card)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable WAV files and "
                    "count them (default: refuse before doing any work)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -103,6 +103,15 @@ def test_non_ideal_models_replay_bit_for_bit(tmp_path, cache):
     model, ev = _assert_replays(path, res)
     assert np.array_equal(model.network.population.state.theta, res.state["theta_V"])
     assert model.labels == tuple(str(d) for d in range(10))
+    # retention: one day after programming every cell is G0 (t/t0)^-nu, floored at its g_min
+    drifting = model.with_device("taox_hfox_wu2018", {"drift_nu": 0.02, "drift_t0_s": 1.0})
+    old = drifting.network.layer.pos
+    aged = drifting.aged(86400.0)
+    new = aged.network.layer.pos
+    expected = np.maximum(old.g * 86400.0 ** -0.02, np.broadcast_to(old.g_min, old.g.shape))
+    assert np.array_equal(new.g, expected) and not np.array_equal(new.g, old.g)
+    assert np.array_equal(drifting.network.layer.pos.g, old.g)      # the original unchanged
+    assert aged.evaluate()["age_s"] == 86400.0
 
 
 def test_model_format_versions(tmp_path, kws_model):

@@ -201,6 +201,15 @@ class DeviceArray(ABC):
             _k.read_noisy(g, p.read_noise_sigma, rng, g)
         return g.reshape(self.shape)
 
+    def drift_to(self, t_s: float) -> None:
+        """Let the stored conductances drift to time ``t_s`` after programming (retention:
+        ``G = G0 (t/t0)^-nu`` for t > t0, floored at each cell's lowest conductance); no
+        read noise. The cells keep the drifted state."""
+        p = self.params
+        if p.drift_nu > 0 and t_s > 0:
+            _k.drift(self.g, np.ascontiguousarray(self.g_min_cell, dtype=np.float64),
+                     p.drift_nu, float(t_s) / p.drift_t0_s, self.g)
+
     def read_current(self, v_V=None, rng=None, t_s=None) -> np.ndarray:
         """Cell currents I = V G (Ohm's law), at ``v_V`` (default: the card's read voltage)."""
         v = self.params.v_read_V if v_V is None else v_V

@@ -171,7 +171,7 @@ def evaluate(model, dataset=None, *, data_dir=None, split="test", data_overrides
     e_sum = energy_summary(e_inputs, model.device, tech)
     out = {
         "model": str(model.path), "task": model.task, **described,
-        "device": model.device.name, "transfer": model.transfer,
+        "device": model.device.name, "transfer": model.transfer, "age_s": model.age_s,
         "n_samples": int(len(y)), "n_clips": int(len(y)) if model.task == "kws" else None,
         "accuracy": acc, "mac_accuracy": acc_mac, "per_label": per_label,
         "labels": list(model.labels), "confusion_columns": [*model.labels, "none"],

@@ -114,6 +114,7 @@ class Model:
         eng = tree["engine"]
         self.sample_offset = int(eng["samples_seen"])
         self.test_sample_offset = int(eng["test_sample_offset"])
+        self.age_s = 0.0   # seconds since the cells were programmed (see aged)
         self._kws = None
 
     # ------------------------------------------------------------------ loading
@@ -158,6 +159,27 @@ class Model:
         transfer = {"kind": "ex-situ", "trained_on": self.device.name, "programmed_into":
                     card.name, "overrides": dict(overrides or {}), "seed": int(seed)}
         return Model(self.path, self.tree, self.cards, card, new, self.metrics, transfer)
+
+    def aged(self, t_s: float) -> "Model":
+        """The model ``t_s`` seconds after its cells were programmed (end of training):
+        every cell drifts as its device card says (``drift_nu``, ``drift_t0_s``). A new
+        Model; this one is unchanged. Ages add up (``aged(a).aged(b)`` is not
+        ``aged(a + b)``: drift is a power law of the time since programming, so pass the
+        total)."""
+        from neuromem.model.state import network_tree
+
+        if not (t_s >= 0 and np.isfinite(t_s)):
+            raise ConfigError(f"expected an age >= 0 s, got {t_s!r}", key="--age-s")
+        net = self.network
+        new = restore_network(network_tree(net), self.device.params, net.population.params,
+                              net.stdp, where=str(self.path))
+        for array in (new.layer.pos, new.layer.neg):
+            if array is not None:
+                array.drift_to(t_s)
+        model = Model(self.path, self.tree, self.cards, self.device, new, self.metrics,
+                      self.transfer)
+        model.age_s = float(t_s)
+        return model
 
     # ------------------------------------------------------------------ inputs
 
