@@ -398,3 +398,20 @@ def test_unknown_words_map_to_an_unknown_class():
     assert _match_labels(["no", "bed", "yes", "_silence_"], labels).tolist() == [3, 1, 2, 0]
     with pytest.raises(ConfigError, match="does not know: bed"):
         _match_labels(["no", "bed"], ("yes", "no"))
+
+
+def test_quiet_and_loud_recordings_get_the_same_answer(tmp_path, kws_model):
+    """The automatic gain brings a clip's speech to the training level (log-mel features
+    are not level-invariant: without it a -50 dBFS clip sinks under the log floor)."""
+    model = neuromem.load_model(kws_model[0])
+    words = ["yes", "down", "stop", "off"]
+    answers = {}
+    for db in (-14, -26, -50):
+        files = []
+        for w in words:
+            x = synth(w, "f3") * 10 ** ((db + 26) / 20)
+            files.append(_w(tmp_path / f"{w}_{-db}.wav", np.concatenate(
+                [np.zeros(3000, np.float32), x, np.zeros(3000, np.float32)])))
+        answers[db] = [f["forced_label"] for f in model.predict_files(files)["files"]]
+    assert answers[-14] == answers[-26] == answers[-50]
+    assert model.kws.level_dbfs == pytest.approx(-26, abs=3)   # the corpus's level_dbfs

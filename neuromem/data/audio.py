@@ -25,7 +25,7 @@ from neuromem.schema import at_least, nonnegative, param, positive
 
 __all__ = ["FrontEnd", "read_wav", "write_wav", "resample", "trim_silence", "silence_span",
            "fix_length", "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_power", "log_mel",
-           "speech_span",
+           "speech_span", "speech_level_dbfs", "match_level",
            "preprocess", "extract", "fit_normalizer", "normalize_channels", "mix_at_snr"]
 
 
@@ -366,6 +366,27 @@ def preprocess(x, sr: int, frontend: FrontEnd) -> np.ndarray:
     y = resample(x, sr, frontend.sample_rate_Hz)
     start, stop, _ = speech_span(y, frontend)
     return fix_length(y[start:stop], frontend.n_window, frontend.align)
+
+
+def speech_level_dbfs(x, sr: int, frontend: FrontEnd) -> float:
+    """Active speech level: the RMS of the word (:func:`speech_span`) in dB full scale
+    (-inf for silence)."""
+    y = resample(x, sr, frontend.sample_rate_Hz).astype(np.float64)
+    start, stop, _ = speech_span(y, frontend)
+    power = float(np.mean(y[start:stop] ** 2)) if stop > start else 0.0
+    return 10.0 * math.log10(power) if power > 0 else -math.inf
+
+
+def match_level(x, sr: int, frontend: FrontEnd, target_dbfs: float,
+                max_gain_db: float = 40.0) -> np.ndarray:
+    """Automatic gain: scale a clip so its active speech level is ``target_dbfs`` (the gain
+    bounded to +-``max_gain_db``; silence is returned unchanged)."""
+    level = speech_level_dbfs(x, sr, frontend)
+    x = np.asarray(x, dtype=np.float32)
+    if not math.isfinite(level):
+        return x.copy()
+    gain_db = min(max(target_dbfs - level, -max_gain_db), max_gain_db)
+    return (x * 10.0 ** (gain_db / 20.0)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- features

@@ -61,9 +61,15 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
     item = audio[split]
     kws = model.kws
     bad = []
+    gain = kws.readout.agc and not own     # new data: brought to the training speech level
+
+    def level(w, sr):
+        from neuromem.data.audio import match_level
+        return match_level(w, sr, kws.frontend, kws.level_dbfs) if gain else w
+
     if isinstance(item, tuple):
         x, y, sr = item
-        logmel = kws.logmel(list(x), [sr] * len(x))
+        logmel = kws.logmel([level(c, sr) for c in x], [sr] * len(x))
         labels = [names[i] for i in y]
     else:
         untrimmed = dataclasses.replace(kws.frontend, trim_db=math.inf)
@@ -77,13 +83,14 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
                     raise DataError(f"{err} (--skip-bad skips unreadable files)") from None
                 bad.append({"file": str(item.paths[i]), "error": str(err)})
         from neuromem.data.audio import extract
-        logmel = np.stack([extract(w, sr, untrimmed if item.words[i] == SILENCE
+        logmel = np.stack([extract(level(w, sr), sr, untrimmed if item.words[i] == SILENCE
                                    else kws.frontend) for (w, sr), i in zip(waves, kept)]) \
             if waves else np.zeros((0, kws.frontend.n_frames, kws.frontend.n_mels))
         labels = [names[item.labels[i]] for i in kept]
     if not labels:
         raise DataError(f"the {data.dataset} dataset has no {split} samples to evaluate")
-    described.update({"dataset": data.dataset, "kind": kind, "split": split})
+    described.update({"dataset": data.dataset, "kind": kind, "split": split,
+                      "agc_dbfs": kws.level_dbfs if gain else None})
     return kws.rates_from_logmel(logmel), labels, bad, described, own, \
         float(kws.features.max_rate_Hz)
 

@@ -36,6 +36,15 @@ class KWSInputs:
         inp = model.inputs
         self.normalizer = {k: np.asarray(inp[k], dtype=np.float64)
                            for k in ("mean", "std", "low", "high")}
+        #: median speech level of the training clips (dBFS): the automatic gain's target
+        self.level_dbfs = float(inp.get("speech_level_dbfs", -26.0))
+
+    def leveled(self, y: np.ndarray) -> np.ndarray:
+        """``y`` (at the front end's rate) at the training speech level, when ``agc``."""
+        if not self.readout.agc:
+            return y
+        from neuromem.data.audio import match_level
+        return match_level(y, self.frontend.sample_rate_Hz, self.frontend, self.level_dbfs)
 
     # ------------------------------------------------------------------ features
 
@@ -53,6 +62,8 @@ class KWSInputs:
         return rates_from_features(flat, self.normalizer, self.features)
 
     def rates(self, x, sample_rate_Hz=None) -> np.ndarray:
+        """Rates of clips through the training path exactly (no automatic gain: see
+        :meth:`clip_words` for the path of ``neuromem predict``)."""
         waves, srs = self._waves(x, sample_rate_Hz)
         return self.rates_from_logmel(self.logmel(waves, srs))
 
@@ -92,10 +103,10 @@ class KWSInputs:
         y = at_rate(x, sr, fe)
         words = self._segments(y)
         if (len(words) <= 1 and y.shape[0] <= fe.n_window) or not words:
-            return [fix_length(y, fe.n_window, fe.align) if y.shape[0] < fe.n_window
-                    else y], [None]
+            return [self.leveled(fix_length(y, fe.n_window, fe.align)
+                                 if y.shape[0] < fe.n_window else y)], [None]
         sr_fe = fe.sample_rate_Hz
-        return ([in_context(y, w, words, fe) for w in words],
+        return ([self.leveled(in_context(y, w, words, fe)) for w in words],
                 [(w.start / sr_fe, w.stop / sr_fe) for w in words])
 
     def predict_files(self, paths, *, skip_bad: bool = False) -> dict:
@@ -147,7 +158,7 @@ class KWSInputs:
                                        gate_db=ro.gate_db, gap_s=ro.gap_s,
                                        min_word_s=ro.min_word_s)
         sr_fe = fe.sample_rate_Hz
-        pieces = [in_context(y, s, segs, fe) for s in segs]
+        pieces = [self.leveled(in_context(y, s, segs, fe)) for s in segs]
         detections, words = [], []
         events = {}
         if pieces:
@@ -164,7 +175,7 @@ class KWSInputs:
                "labels": list(self.model.labels), "events": events}
         if scores:
             n_win = int(round(window_s * sr_fe))
-            wins = [y[t:t + n_win] for t in starts]
+            wins = [self.leveled(y[t:t + n_win]) for t in starts]
             wp = self.model.predict_rates(
                 self.rates_from_logmel(self.logmel(wins, [sr_fe] * len(wins))))
             out["window_times_s"] = [(t + 0.5 * n_win) / sr_fe for t in starts]

@@ -102,6 +102,9 @@ class KWSReadout:
                          check=positive)
     min_word_s: float = param(0.1, unit="s", doc="shorter speech bursts are not words",
                               check=nonnegative)
+    agc: bool = param(True, kind=bool, doc="automatic gain: new audio (predict, stream, and "
+                      "evaluate on other data) is brought to the training clips' median "
+                      "speech level before the front end")
 
 
 @dataclasses.dataclass
@@ -186,15 +189,32 @@ def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: di
             labels[split] = np.asarray(ds.labels, dtype=np.int64)
     if len(labels["train"]) == 0 or len(labels["test"]) == 0:
         raise DataError("the dataset has an empty train or test split")
+    level = _training_level(audio["train"], frontend, data.max_train)
     mean, std = fit_normalizer(logmel["train"])
     flat = {s: flat_features(f, mean, std, feat) for s, f in logmel.items() if len(f)}
     low, high = fit_range(flat["train"], feat.lower_pct, feat.upper_pct)
-    normalizer = {"mean": mean, "std": std, "low": low, "high": high}
+    normalizer = {"mean": mean, "std": std, "low": low, "high": high,
+                  "speech_level_dbfs": level}
     rates = {s: rates_from_features(f, normalizer, feat) for s, f in flat.items()}
     described.update({"front_end": to_plain(frontend), "n_frames": int(frontend.n_frames),
                       "n_rows": int(next(iter(rates.values())).shape[1])})
     return KWSFeatureSet(rates, flat, {s: labels[s] for s in flat}, names, described,
                          normalizer)
+
+
+def _training_level(item, frontend, max_train: int, n: int = 300) -> float:
+    """Median active speech level (dBFS) of the first ``n`` training clips: the level a
+    model's automatic gain brings new audio to."""
+    from neuromem.data.audio import speech_level_dbfs
+
+    if isinstance(item, tuple):
+        x, _, sr = item
+        levels = [speech_level_dbfs(c, sr, frontend) for c in x[:n]]
+    else:
+        levels = [speech_level_dbfs(*item.read(i), frontend)
+                  for i in range(min(n, len(item), max_train or n))]
+    levels = [v for v in levels if np.isfinite(v)]
+    return float(np.median(levels)) if levels else -26.0
 
 
 def flat_features(logmel: np.ndarray, mean, std, feat: KWSFeatures) -> np.ndarray:
@@ -348,7 +368,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                        readout={"kind": "class_groups", "neuron_class": neuron_class,
                                 "temperature": delta.temperature, **to_plain(readout)},
                        inputs={"kind": "kws_audio", "dataset_kind": kind_of(card, dset),
-                               **{k: np.asarray(v) for k, v in fs.normalizer.items()}})
+                               **{k: (np.asarray(v) if np.ndim(v) else float(v))
+                                  for k, v in fs.normalizer.items()}})
     return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
                       state, table, raster, extra, model=model)
 
