@@ -177,8 +177,9 @@ class PoolEngine:
 class DaskEngine:
     """Runs on a Dask distributed cluster through ``distributed.Client(address)``.
 
-    Workers must see the sweep's output folder at the same path (a shared file system) and
-    have neuromem installed. Keeps about twice the cluster's thread count in flight (the
+    Workers must see the sweep's output folder at the same absolute path (a shared file
+    system; :meth:`check_folder` checks it before the first run) and have neuromem
+    installed. Keeps about twice the cluster's thread count in flight (the
     rest of the sweep waits in the driver, so Ctrl-C has little to cancel).
 
     Parameters
@@ -217,6 +218,28 @@ class DaskEngine:
             from neuromem.sweep._dask import WarmNumba
             self.client.register_plugin(WarmNumba(), name=WarmNumba.name)
         self._refresh()
+
+    def check_folder(self, folder) -> None:
+        """Check from every worker that it can write in the sweep's `folder`.
+
+        Runs write their shards themselves, so workers must see the folder at the same
+        (absolute) path: a shared file system. A cluster without one is told so here,
+        before the first run, instead of every run failing.
+        """
+        from neuromem.sweep.worker import probe_folder
+
+        try:
+            answers = self.client.run(probe_folder, str(folder))
+        except Exception as exc:
+            raise NeuromemError(f"cannot check the Dask workers at {self.address}: "
+                                f"{_one_line(exc)}") from exc
+        for address, info in sorted(answers.items()):
+            if info.get("error"):
+                raise NeuromemError(
+                    f"the Dask worker {address} (host {info.get('host')}) cannot write the "
+                    f"sweep's runs in {folder}: {info['error']}; the workers write their "
+                    "shards themselves and must see this folder at the same path (a shared "
+                    "file system), or run the sweep with the local pool")
 
     def _refresh(self) -> None:
         self.workers = sum(self.client.nthreads().values())

@@ -8,6 +8,7 @@ never holds a run's arrays.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -15,11 +16,12 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from pathlib import Path
 
 __all__ = ["RunJob", "execute_run", "resolve_run", "preload", "warm_numba", "init_pool_worker",
-           "ping"]
+           "ping", "commit_shard", "probe_folder"]
 
 #: Seconds the numba warm-up took in this process (None: not warmed).
 _WARM_S: float | None = None
@@ -143,12 +145,82 @@ def execute_run(job: RunJob) -> dict:
     extra["sweep"] = {"run_id": job.run_id, "replicate": job.replicate, "params": job.params,
                       "sweep_hash": job.sweep_hash}
     t_write = time.perf_counter()
-    write_result(job.shard, metrics=result.metrics, cards=result.cards, events=result.events,
+    shard = Path(job.shard)
+    part = shard.with_name(f"{shard.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    write_result(part, metrics=result.metrics, cards=result.cards, events=result.events,
                  state=result.state, raster=result.raster, seed=job.seed,
                  command=job.command or "neuromem sweep", extra=extra)
+    commit = commit_shard(part, shard)
     t_end = time.perf_counter()
     return {**info, "status": "ok", "metrics": _scalars(result.metrics), "task_s": task_s,
-            "write_s": t_end - t_write, "wall_s": t_end - t0}
+            "write_s": t_end - t_write, "wall_s": t_end - t0, **commit}
+
+
+def commit_shard(part: Path, shard: Path) -> dict:
+    r"""Move a fully written shard `part` to its place `shard`, once (idempotent).
+
+    The first writer of a run wins: ``os.link`` refuses to replace an existing shard, so a
+    late task of a killed driver and the new driver's task for the same run never both
+    commit (the results are bit-identical anyway); the loser's file is removed and it
+    reports ``duplicate = True``. A damaged shard in the way is replaced. Where the file
+    system has no hard links the shard is ``os.replace``\ d unless one is already there.
+
+    Returns
+    -------
+    dict
+        ``sha256`` and ``bytes`` of the committed file, ``duplicate``.
+
+    Raises
+    ------
+    StoreError
+        If the shard cannot be committed (permissions, folder gone).
+    """
+    from neuromem.exceptions import StoreError
+    from neuromem.store import file_sha256, is_complete
+
+    try:
+        digest, size = file_sha256(part), part.stat().st_size
+        duplicate = False
+        try:
+            os.link(part, shard)
+        except FileExistsError:
+            if is_complete(shard):
+                duplicate = True
+            else:
+                os.replace(part, shard)
+        except OSError:                          # no hard links here (some network FS)
+            if shard.exists() and is_complete(shard):
+                duplicate = True
+            else:
+                os.replace(part, shard)
+    except OSError as exc:
+        raise StoreError(f"cannot commit the shard {shard}: "
+                         f"{' '.join(str(exc).split())}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
+    if duplicate:
+        with contextlib.suppress(OSError):
+            digest, size = file_sha256(shard), shard.stat().st_size
+    return {"sha256": digest, "bytes": size, "duplicate": duplicate}
+
+
+def probe_folder(folder: str) -> dict:
+    """Create and remove a file in `folder` (the sweep's runs must be writable there).
+
+    Returns ``host``, ``pid`` and ``error`` (None when writing works): what a Dask worker
+    reports before the first run.
+    """
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "error": None}
+    probe = Path(folder) / f".probe-{info['host']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"the folder {folder} does not exist on this worker")
+        probe.write_bytes(b"neuromem")
+        probe.unlink()
+    except OSError as exc:
+        info["error"] = _one_line(exc)
+    return info
 
 
 # ------------------------------------------------------------------------- worker start-up
