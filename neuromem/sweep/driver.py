@@ -82,7 +82,8 @@ class SweepReport:
         Sums over completed runs of the task's time, of writing shards, and of the whole
         :func:`execute_run`.
     warm_runs : int
-        Completed runs whose worker had warmed numba's cache.
+        Completed runs whose worker had been prepared first (task module imported, store
+        primed, numba's cache warmed when the task uses it).
     """
 
     name: str
@@ -468,7 +469,9 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
     if jobs:
         if engine == "pool":
             workers = min(workers or os.cpu_count() or 1, len(jobs))
-        runner = make_engine(engine, workers=workers, scheduler=scheduler, warm=warm)
+        task = sweep.network_data.get("task", Path(sweep.network_path).stem)
+        runner = make_engine(engine, workers=workers, scheduler=scheduler, warm=warm,
+                             task=task if isinstance(task, str) else None)
         bar = None
         if progress:
             from tqdm.auto import tqdm

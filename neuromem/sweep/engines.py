@@ -105,11 +105,11 @@ class PoolEngine:
 
     name = "pool"
 
-    def __init__(self, workers: int, *, warm: bool = True):
+    def __init__(self, workers: int, *, warm: bool = True, task: str | None = None):
         if workers < 1:
             raise ConfigError(f"expected at least 1 worker, got {workers}", key="--workers")
         self.workers = int(workers)
-        self.warm = warm
+        self.warm, self.task = warm, task
         self.numba_threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.restarts = 0
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -117,7 +117,7 @@ class PoolEngine:
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=init_pool_worker,
-                                      initargs=(self.warm, self.numba_threads))
+                                      initargs=(self.warm, self.numba_threads, self.task))
 
     def start(self, ready_timeout_s: float = 300.0) -> None:
         """Start the workers and return once each has started (and warmed up)."""
@@ -193,9 +193,9 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, address: str, *, warm: bool = True):
+    def __init__(self, address: str, *, warm: bool = True, task: str | None = None):
         self.address = address
-        self.warm = warm
+        self.warm, self.task = warm, task
         self.workers = 0
         self.client = None
         self._live: set = set()
@@ -214,9 +214,9 @@ class DaskEngine:
         except Exception as exc:
             raise NeuromemError(f"cannot connect to the Dask scheduler at {self.address}: "
                                 f"{_one_line(exc)}") from exc
-        if self.warm:
-            from neuromem.sweep._dask import WarmNumba
-            self.client.register_plugin(WarmNumba(), name=WarmNumba.name)
+        from neuromem.sweep._dask import WarmNumba
+        self.client.register_plugin(WarmNumba(self.task, numba=self.warm),
+                                    name=WarmNumba.name)
         self._refresh()
 
     def check_folder(self, folder) -> None:
@@ -298,16 +298,20 @@ class DaskEngine:
 
 
 def make_engine(engine: str, *, workers: int | None = None, scheduler: str | None = None,
-                warm: bool = True):
-    """An engine by name: ``"serial"``, ``"pool"`` (`workers` processes) or ``"dask"``."""
+                warm: bool = True, task: str | None = None):
+    """An engine by name: ``"serial"``, ``"pool"`` (`workers` processes) or ``"dask"``.
+
+    `task` (the sweep's task name) lets workers import only that task's module and skip
+    warming numba for tasks that do not use it.
+    """
     if engine == "serial":
         return SerialEngine()
     if engine == "pool":
-        return PoolEngine(workers or os.cpu_count() or 1, warm=warm)
+        return PoolEngine(workers or os.cpu_count() or 1, warm=warm, task=task)
     if engine == "dask":
         if not scheduler:
             raise ConfigError("the dask engine needs a scheduler address (--scheduler "
                               "tcp://HOST:PORT or DASK_SCHEDULER_ADDRESS)", key="--scheduler")
-        return DaskEngine(scheduler, warm=warm)
+        return DaskEngine(scheduler, warm=warm, task=task)
     raise ConfigError(f"unknown engine {engine!r}; expected serial, pool or dask",
                       key="engine")

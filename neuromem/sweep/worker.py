@@ -23,7 +23,8 @@ from pathlib import Path
 __all__ = ["RunJob", "execute_run", "resolve_run", "preload", "warm_numba", "init_pool_worker",
            "ping", "commit_shard", "probe_folder"]
 
-#: Seconds the numba warm-up took in this process (None: not warmed).
+#: Seconds this worker's preparation took (:func:`preload`, plus :func:`warm_numba` when
+#: the task needs it); None: not prepared.
 _WARM_S: float | None = None
 
 
@@ -125,14 +126,15 @@ def execute_run(job: RunJob) -> dict:
         resolving the card or in the task are the run's: they come back as ``"failed"``.
     """
     from neuromem.store import write_result
-    from neuromem.tasks import get_task
+    from neuromem.tasks import TASKS, get_task
 
     t0 = time.perf_counter()
     info = {"run_id": job.run_id, "host": socket.gethostname(), "pid": os.getpid(),
             "warm_s": _WARM_S}
     try:
         data, path, device_overrides = resolve_run(job)
-        task = get_task(data.get("task", path.stem), file=path)
+        name = data.get("task", path.stem)
+        task = TASKS.get(name) or get_task(name, file=path)
         t_task = time.perf_counter()
         result = task(data, path=path, device_overrides=device_overrides, seed=job.seed,
                       progress=False)
@@ -258,23 +260,50 @@ def warm_numba() -> float | None:
         warnings.warn(f"numba warm-up failed: {_one_line(exc)}", RuntimeWarning,
                       stacklevel=1)
         return None
-    _WARM_S = time.perf_counter() - t0
-    return _WARM_S
+    took = time.perf_counter() - t0
+    _WARM_S = (_WARM_S or 0.0) + took
+    return took
 
 
-def preload() -> None:
-    """Import what every run needs (the store and the built-in task modules).
+#: Module of each built-in task, and the tasks whose runs use the numba engine.
+_TASK_MODULES = {"toy": "neuromem.tasks.toy", "digits_stdp": "neuromem.tasks.digits",
+                 "kws": "neuromem.tasks.kws"}
+_NO_NUMBA = {"toy"}
 
-    Done once per worker before it takes runs, so the first run's time is its own.
+
+def needs_numba(task: str | None) -> bool:
+    """Whether runs of `task` use the numba engine (unknown tasks: assume they do)."""
+    return task not in _NO_NUMBA
+
+
+def preload(task: str | None = None) -> None:
+    """Import what every run needs and prime the store, once per worker before it takes runs.
+
+    Imports the store and `task`'s module (every built-in task module when `task` is None
+    or not built in), and writes one throw-away result file to a temporary folder so the
+    store's one-time costs (the git commit and package versions of the provenance, h5py's
+    first file) are paid here, not by the first run.
     """
-    import neuromem.store  # noqa: F401
+    import importlib
+    import tempfile
+
+    global _WARM_S
+    t0 = time.perf_counter()
+    from neuromem import store
     from neuromem.exceptions import ConfigError
     from neuromem.tasks import get_task
 
-    try:
-        get_task("")                            # imports every built-in task module
-    except ConfigError:
-        pass
+    if task in _TASK_MODULES:
+        importlib.import_module(_TASK_MODULES[task])
+    else:
+        try:
+            get_task("")                        # imports every built-in task module
+        except ConfigError:
+            pass
+    with tempfile.TemporaryDirectory(prefix="neuromem-warm-") as tmp:
+        store.write_result(Path(tmp) / "warm.h5", metrics={"x": 1.0}, cards={"c": {}},
+                           state={"a": [0.0]}, seed=0, command="warm-up", extra={})
+    _WARM_S = (_WARM_S or 0.0) + time.perf_counter() - t0
 
 
 def _watch_parent(parent: int, period_s: float) -> None:
@@ -284,14 +313,15 @@ def _watch_parent(parent: int, period_s: float) -> None:
             os._exit(3)                         # the driver died (kill -9): stop at once
 
 
-def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
+def init_pool_worker(warm: bool, numba_threads: int | None, task: str | None = None) -> None:
     """Initializer of a process-pool worker.
 
     Ignores SIGINT (the driver decides what Ctrl-C does), exits as soon as the driver
     process is gone (so a ``kill -9`` of the driver leaves no orphan writing shards), gives
     tqdm a thread lock instead of a multiprocessing one, limits numba to `numba_threads`
     threads (the pool's processes already fill the cores), imports the task modules
-    (:func:`preload`) and warms numba's cache.
+    (:func:`preload`: only `task`'s when given) and warms numba's cache when `task`'s runs
+    use the engine.
     """
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -312,11 +342,11 @@ def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
         except Exception:                       # no threading layer: keep numba's default
             pass
     try:
-        preload()
+        preload(task)
     except Exception as exc:                    # each run will report it as its own error
         warnings.warn(f"importing the task modules failed: {_one_line(exc)}", RuntimeWarning,
                       stacklevel=1)
-    if warm:
+    if warm and needs_numba(task):
         warm_numba()
 
 
