@@ -143,8 +143,9 @@ def cmd_run(args) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"expected a non-negative integer seed, got {seed!r}", key="seed")
     output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.exists():
-        raise ConfigError(f"output folder does not exist: {output.parent}", key="-o")
+    if output is not None:
+        from neuromem._files import check_output_file
+        check_output_file(output)               # a folder, missing or read-only: before the run
     task = get_task(data.get("task", path.stem), file=path)
     t0 = time.perf_counter()
     result = task(data, path=path, device_overrides=device_overrides, seed=seed,
@@ -161,7 +162,9 @@ def cmd_run(args) -> int:
         from neuromem.plot.report import plot_report
         report = output.with_name(output.stem + "_report.png")
         summary = (result.extra or {}).get("energy_summary")
-        plot_report(result, energy=summary).savefig(report, dpi=110)
+        from neuromem._files import atomic_write
+        with atomic_write(report) as tmp:       # Ctrl-C leaves no half-written figure
+            plot_report(result, energy=summary).savefig(tmp, dpi=110, format="png")
     if args.json:
         out = dict(result.metrics)
         out["events"] = result.events
