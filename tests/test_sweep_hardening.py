@@ -347,6 +347,20 @@ def test_sweep_status_counts_errors_and_eta(tmp_path, capsys):
     assert cli.main(["sweep", "status", str(tmp_path)]) == 2
 
 
+def test_status_and_verify_of_a_damaged_or_foreign_folder(reference, tmp_path, capsys):
+    card, _ = reference
+    folder = tmp_path / "out"
+    run_sweep(card, folder, engine="serial")
+    manifest = folder / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:100])
+    for args in (["sweep", "status", str(folder)], ["inspect", "--verify", str(folder)]):
+        code = cli.main(args)
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1 and "manifest" in err, err
+    code = cli.main(["inspect", "--verify", str(tmp_path / "nothing")])
+    assert code == 2 and "--verify" in capsys.readouterr().err
+
+
 def test_progress_bar_on_the_pool(reference, tmp_path):
     card, _ = reference
     proc = subprocess.run([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",

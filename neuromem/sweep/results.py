@@ -17,8 +17,8 @@ sweep card, the network card, ``fixed``, ``swept``...).
 int64, numbers -> float64 (a missing value is NaN), strings -> variable-length UTF-8 (missing:
 ``""``), anything else -> its canonical JSON as a string.
 
-``/failed``: datasets ``run_id``, ``reason`` (``error``, ``worker_died`` or ``corrupt``), ``error``: runs
-with a record under ``failed/`` and no complete shard.
+``/failed``: datasets ``run_id``, ``reason`` (``error``, ``worker_died`` or ``corrupt``),
+``error``: runs with a record under ``failed/`` and no complete shard.
 """
 
 from __future__ import annotations
