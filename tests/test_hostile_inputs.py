@@ -339,3 +339,49 @@ def test_sigint_mid_run_exits_130_and_keeps_the_previous_result(tmp_path):
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5", "slow.toml"]
     assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "r_report.png").exists()
+
+
+# ------------------------------------------------------------------- sweep cards
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value == math.inf else
+                                                "-inf" if value == -math.inf else repr(value))
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+@given(key=st.sampled_from(["data.x", "data.n_draws", "data.sleep_s", "data.crash",
+                            "device.g_max_S", "device.levels", "device.g_max_dtod"]),
+       values=st.lists(st.one_of(
+           st.sampled_from([math.nan, math.inf, -math.inf, -1.0, 0.0, 0, -1, 2.5, True,
+                            "", "raise", "100"]),
+           st.floats(allow_nan=False, allow_infinity=False, width=32),
+           st.integers(min_value=-10, max_value=10)), min_size=1, max_size=4))
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_sweep_card_is_refused_naming_the_grid_key_or_every_run_resolves(tmp_path, key,
+                                                                           values):
+    """Up-front validation: a sweep that loads has no run whose cards are invalid."""
+    from neuromem.cards import resolve_device
+    from neuromem.sweep import load_sweep
+    from neuromem.sweep.worker import RunJob, resolve_run
+    from neuromem.tasks.toy import ToyData
+    texts = list(dict.fromkeys(_toml_value(v) for v in values))
+    card = tmp_path / "s.toml"
+    card.write_text(f'network = "toy"\n[grid]\n"{key}" = [{", ".join(texts)}]\n')
+    try:
+        sweep = load_sweep(card)
+    except ConfigError as err:
+        assert err.file == str(card), err
+        assert err.key in (f"grid.{key}", "grid") or err.key.startswith("grid."), err
+        return
+    for run in sweep.runs:
+        job = RunJob(run.run_id, run.replicate, run.seed, run.params, run.overrides,
+                     sweep.network_data, str(sweep.network_path), sweep.quick, "unused.h5")
+        data, path, device_overrides = resolve_run(job)
+        build(ToyData, data.get("data", {}), file=path, section="data")
+        resolve_device(data.get("device", "ideal"), device_overrides, file=path)
