@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import uuid
+from pathlib import Path
 
-__all__ = ["fsync_file", "fsync_folder", "disk_full"]
+__all__ = ["fsync_file", "fsync_folder", "disk_full", "atomic_write", "check_output_file"]
 
 
 def fsync_file(path) -> None:
@@ -43,3 +45,58 @@ def disk_full(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Write a file atomically: yields a temporary path beside `path` to write to; on success
+    it is fsynced and ``os.replace``\\ d onto `path` (folder fsynced); on any error or Ctrl-C
+    it is removed and an earlier file at `path` is unchanged.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_write(out) as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> out.read_text()
+    'hello'
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_folder(path.parent)
+
+
+def check_output_file(path, key: str = "-o") -> Path:
+    """Check, before any work, that a result file can be written at `path`.
+
+    Raises
+    ------
+    ConfigError
+        If `path` is a folder, its folder does not exist, or no file can be created there
+        (read-only file system or no permission); the message names `path` and `key`.
+    """
+    from neuromem.exceptions import ConfigError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; expected a file name such as "
+                          f"{path / 'result.h5'}", key=key)
+    if not path.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {path.parent}", key=key)
+    probe = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.probe")
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write in {path.parent}: {exc.strerror or exc}",
+                          key=key) from None
+    return path

@@ -143,8 +143,9 @@ def cmd_run(args) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"expected a non-negative integer seed, got {seed!r}", key="seed")
     output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.exists():
-        raise ConfigError(f"output folder does not exist: {output.parent}", key="-o")
+    if output is not None:
+        from neuromem._files import check_output_file
+        check_output_file(output)               # a folder, missing or read-only: before the run
     task = get_task(data.get("task", path.stem), file=path)
     t0 = time.perf_counter()
     result = task(data, path=path, device_overrides=device_overrides, seed=seed,
@@ -161,7 +162,9 @@ def cmd_run(args) -> int:
         from neuromem.plot.report import plot_report
         report = output.with_name(output.stem + "_report.png")
         summary = (result.extra or {}).get("energy_summary")
-        plot_report(result, energy=summary).savefig(report, dpi=110)
+        from neuromem._files import atomic_write
+        with atomic_write(report) as tmp:       # Ctrl-C leaves no half-written figure
+            plot_report(result, energy=summary).savefig(tmp, dpi=110, format="png")
     if args.json:
         out = dict(result.metrics)
         out["events"] = result.events
@@ -186,6 +189,13 @@ def cmd_sweep(args) -> int:
 
     from neuromem.sweep import SweepInterrupted, run_sweep
 
+    if args.sweep == "status":
+        return _sweep_status(args)
+    if args.folder is not None:
+        raise ConfigError(f"unexpected argument {args.folder!r}: give the sweep's folder with "
+                          "-o (or run: neuromem sweep status DIR)", key="sweep")
+    if args.repair:
+        return _sweep_repair(args)
     if args.serial and (args.scheduler or args.workers is not None):
         raise ConfigError("--serial runs in this process: it takes neither --workers nor "
                           "--scheduler", key="--serial")
@@ -200,7 +210,8 @@ def cmd_sweep(args) -> int:
     try:
         report = run_sweep(args.sweep, args.output, engine=engine, workers=args.workers,
                            scheduler=scheduler, resume=args.resume, force=args.force,
-                           progress=not args.json and sys.stderr.isatty(), command=command)
+                           progress=args.progress or (not args.json and sys.stderr.isatty()),
+                           command=command)
     except SweepInterrupted as exc:
         print(f"neuromem: interrupted: {exc.n_saved} of {exc.n_runs} runs are saved in "
               f"{exc.folder}; continue with: neuromem sweep {shlex.quote(str(args.sweep))} "
@@ -219,6 +230,12 @@ def cmd_sweep(args) -> int:
         if report.n_truncated or report.n_stray_tmp:
             rows.insert(4, ("cleaned", f"{report.n_truncated} damaged shards redone, "
                                        f"{report.n_stray_tmp} stray .tmp files removed"))
+        if report.n_corrupt:
+            rows.insert(4, ("corrupt", f"{report.n_corrupt} shards failed their SHA-256 check "
+                                       f"(moved to *.h5.corrupt): {', '.join(report.corrupt[:5])}"))
+        if report.n_late:
+            rows.insert(4, ("late", f"{report.n_late} shards committed by an earlier, killed "
+                                    "driver's tasks (kept: results are identical)"))
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
             print(f"{key.ljust(width)}  {value}")
@@ -231,10 +248,47 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _sweep_status(args) -> int:
+    from neuromem.sweep.ledger import format_status, sweep_status
+
+    folder = args.folder or args.output
+    if folder is None:
+        raise ConfigError("which sweep? neuromem sweep status DIR", key="status")
+    if not (Path(folder) / "manifest.json").is_file():
+        raise ConfigError(f"{folder} holds no sweep (no manifest.json)", key="status")
+    status = sweep_status(folder)
+    if args.json:
+        print(json.dumps(status, indent=2, default=_json_default))
+    else:
+        print(format_status(status))
+    return 0
+
+
+def _sweep_repair(args) -> int:
+    from neuromem.sweep import load_sweep
+    from neuromem.sweep.ledger import repair_manifest
+
+    sweep = load_sweep(args.sweep)
+    folder = Path(args.output) if args.output else Path("sweeps") / sweep.name
+    info = repair_manifest(sweep, folder, force=args.force)
+    print(f"rebuilt {folder / 'manifest.json'} from {args.sweep}: {info['n_runs']} runs, "
+          f"{info['n_shards']} complete shards kept, {info['n_foreign']} shards of other "
+          f"runs ignored; continue with --resume")
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from neuromem.store import summarize
     from neuromem.sweep import is_sweep_output, summarize_sweep
 
+    if args.verify:
+        from neuromem.sweep.ledger import verify_sweep
+        if not (Path(args.file) / "manifest.json").is_file():
+            raise ConfigError(f"--verify checks a sweep folder; {args.file} holds no "
+                              "manifest.json", key="--verify")
+        report = verify_sweep(args.file)
+        print(report.format())
+        return 0 if report.clean else 1
     print(summarize_sweep(args.file) if is_sweep_output(args.file) else summarize(args.file))
     return 0
 
@@ -413,7 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sweep", help="run a sweep card: many runs into one folder")
-    p.add_argument("sweep", help="sweep card (.toml) or built-in sweep name")
+    p.add_argument("sweep", help="sweep card (.toml) or built-in sweep name; or 'status' "
+                   "(then the sweep's folder): done, failed and pending runs and an ETA")
+    p.add_argument("folder", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", help="the sweep's folder (default: sweeps/NAME)")
     p.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
@@ -423,11 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the sweep in the folder: keep complete runs, redo the rest")
     p.add_argument("--force", action="store_true",
                    help="with --resume: continue although the sweep or network card changed")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild the folder's manifest.json from the card and the shards")
+    p.add_argument("--progress", action="store_true", help="progress bar even when not a tty")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("inspect", help="summarise an HDF5 result file or a sweep")
     p.add_argument("file", help="a result file, a sweep's results.h5 or a sweep folder")
+    p.add_argument("--verify", action="store_true",
+                   help="check every shard of a sweep folder against its SHA-256 (exit 1 if "
+                   "one is corrupt or incomplete)")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("energy", help="energy and latency per inference, spiking vs MAC mode, "

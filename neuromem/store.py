@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -73,7 +74,7 @@ from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "COMPRESS_MIN_BYTES", "Result", "Snapshots",
-           "write_result", "read_result", "is_complete", "summarize", "to_json"]
+           "write_result", "read_result", "is_complete", "summarize", "to_json", "file_sha256"]
 
 #: Value of the root attribute ``format``.
 FORMAT = "neuromem-result"
@@ -548,6 +549,21 @@ def is_complete(path) -> bool:
                     and _plain(f.attrs.get("complete")) is True)
     except Exception:
         return False
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits (what sweeps record per shard).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------ summary

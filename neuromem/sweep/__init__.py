@@ -13,12 +13,19 @@ The sweep's folder::
                              params); written first
     runs/<ab>/<run_id>.h5    one result file (store format) per finished run, written by the
                              worker that ran it (tmp + fsync + os.replace)
+                             (written as ``<run_id>.h5.<pid>-<token>.part``, then linked
+                             into place once: the first commit of a run wins)
+    commits.jsonl            the SHA-256 and size of every committed shard, one JSON line
+                             each, folded into the manifest's runs at the end of every
+                             invocation (:mod:`neuromem.sweep.ledger`)
     failed/<run_id>.json     a failed run: reason, one-line error, traceback
     results.h5               the merged index table (one row per complete run), rebuilt
                              from the shards at the end of every invocation
 
 A killed driver (``kill -9``) or Ctrl-C leaves only complete shards and maybe stray ``.tmp``
-files; ``--resume`` removes the ``.tmp`` files, keeps the complete shards and reruns the rest.
+and ``.part`` files; ``--resume`` removes them, checks every kept shard against its recorded
+SHA-256 (a changed one is moved to ``<run_id>.h5.corrupt`` and rerun), keeps the complete
+shards and reruns the rest.
 A run's seed depends only on its definition (see :mod:`neuromem.sweep.card`), so the same
 sweep gives the same ``results.h5`` index serially, in the pool and on Dask.
 

@@ -14,10 +14,14 @@ class WarmNumba(WorkerPlugin):
 
     name = "neuromem-warm-numba"
 
+    def __init__(self, task: str | None = None, numba: bool = True):
+        self.task, self.numba = task, numba
+
     async def setup(self, worker) -> None:
-        from neuromem.sweep.worker import preload, warm_numba
+        from neuromem.sweep.worker import needs_numba, preload, warm_numba
 
         def warm():
-            preload()
-            warm_numba()
+            preload(self.task)
+            if self.numba and needs_numba(self.task):
+                warm_numba()
         await asyncio.get_running_loop().run_in_executor(None, warm)

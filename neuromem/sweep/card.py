@@ -70,7 +70,7 @@ import numpy as np
 from neuromem.cards import (apply_overrides, card_dirs, find_card, load_network_data,
                             load_toml, resolve_device)
 from neuromem.exceptions import ConfigError
-from neuromem.schema import closest
+from neuromem.schema import build, closest
 
 __all__ = ["RunSpec", "Sweep", "load_sweep", "find_sweep_card", "canonical_json", "run_seed",
            "DISTRIBUTIONS", "MAX_RUNS"]
@@ -81,8 +81,6 @@ _TOP_KEYS = {"name", "summary", "network", "base_seed", "replicates", "quick", "
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "int", "choice")
 #: Largest number of runs a sweep card may expand to.
 MAX_RUNS = 1_000_000
-#: Distinct points checked against the network and device cards before a sweep starts.
-_MAX_CHECKED_POINTS = 1000
 _SEED_LIMIT = 2**63
 
 
@@ -415,30 +413,70 @@ def _sweep_key(err_key, fixed: dict, params: dict, table: str) -> str | None:
     return None
 
 
+def _validate_toy(data: dict, file) -> None:
+    from neuromem.tasks.toy import _SECTIONS, ToyData
+    for key in data:
+        if key not in _SECTIONS:
+            raise ConfigError(f"the toy task has no [{key}] section", file=file, key=key)
+    build(ToyData, data.get("data", {}), file=file, section="data")
+
+
+def _validate_digits(data: dict, file) -> None:
+    from neuromem.tasks.digits import build_energy, build_sections
+    build_sections(data, file=file)
+    build_energy(data, file=file)
+
+
+def _validate_kws(data: dict, file) -> None:
+    from neuromem.tasks.kws import build_sections
+    build_sections(data, file=file)
+
+
+#: How each built-in task's sections are validated without running it (a task not listed
+#: is checked when its runs start).
+_VALIDATORS = {"toy": _validate_toy, "digits_stdp": _validate_digits, "kws": _validate_kws}
+
+
 def _check_points(points: list[dict], fixed: dict, network_data: dict, network_path: Path,
                   quick: bool, file: Path, table: str) -> None:
-    """Resolve the first distinct points' network and device cards.
+    """Resolve every point's network card (its task's sections) and device card.
 
-    Task sections (``network.n_exc``...) are checked by the task when a run starts; a run
-    whose section is invalid fails alone and is recorded under ``failed/``.
+    A point whose resolved cards are invalid stops the sweep before any run starts, with an
+    error naming the sweep card, the key (``grid.network.n_exc``) and the point's values.
+    Distinct resolved cards are checked once each.
     """
+    from neuromem.tasks import get_task
+
     base = dict(network_data.get("quick") or {}) if quick else {}
-    devices_seen = set()
-    for params in points[:_MAX_CHECKED_POINTS]:
+    devices_seen, cards_seen = set(), set()
+    for params in points:
         try:
             data, device_overrides = apply_overrides(network_data, {**base, **fixed, **params},
                                                      file=network_path)
+            data.pop("quick", None)
             device = data.get("device", "ideal")
             device_key = canonical_json([device, device_overrides])
             if device_key not in devices_seen:
                 devices_seen.add(device_key)
                 resolve_device(device, device_overrides, file=network_path)
+            card_key = canonical_json({k: v for k, v in data.items() if k != "device"})
+            if card_key not in cards_seen:
+                cards_seen.add(card_key)
+                task = data.get("task", network_path.stem)
+                get_task(task, file=network_path)
+                validator = _VALIDATORS.get(task)
+                if validator is not None:
+                    validator(data, network_path)
         except ConfigError as err:
             key = _sweep_key(err.key, fixed, params, table)
-            if key is None:
-                raise                           # a problem of the network or device card
             point = f" (at {canonical_json(params)})" if params else ""
-            raise ConfigError(f"{err.reason}{point}", file=file, key=key) from None
+            if key is None:
+                if not params:
+                    raise                       # a problem of the network or device card
+                raise ConfigError(f"{err}{point}", file=file, key=table) from None
+            value = {**fixed, **params}.get(key.split(".", 1)[1])
+            got = "" if "got " in err.reason else f"; got {canonical_json(value)}"
+            raise ConfigError(f"{err.reason}{got}{point}", file=file, key=key) from None
 
 
 # --------------------------------------------------------------------------------- loading

@@ -31,7 +31,7 @@ from pathlib import Path
 from neuromem._files import disk_full, fsync_folder
 from neuromem._version import __version__
 from neuromem.exceptions import ConfigError, StoreError
-from neuromem.store import is_complete
+from neuromem.store import file_sha256
 from neuromem.sweep.card import Sweep, load_sweep
 from neuromem.sweep.engines import RunAbandoned, WorkerDied, make_engine
 from neuromem.sweep.worker import RunJob
@@ -61,6 +61,14 @@ class SweepReport:
         Runs in the sweep; already complete before this call; completed and failed now.
     n_truncated, n_stray_tmp : int
         Damaged shards and stray ``.tmp`` files found on resume (removed; their runs redone).
+    n_corrupt : int
+        Shards whose SHA-256 no longer matched the recorded one, on resume or at the merge
+        (moved aside to ``*.h5.corrupt``; their runs redone on resume); ``corrupt`` lists
+        their run ids.
+    n_late : int
+        Shards committed by tasks of an earlier, killed driver: found complete without a
+        recorded checksum on resume, or already in place when this driver's run of the same
+        run committed (the commit is idempotent: the first one wins).
     worker_deaths : int
         Worker deaths seen (process pool).
     failures : list of dict
@@ -74,7 +82,8 @@ class SweepReport:
         Sums over completed runs of the task's time, of writing shards, and of the whole
         :func:`execute_run`.
     warm_runs : int
-        Completed runs whose worker had warmed numba's cache.
+        Completed runs whose worker had been prepared first (task module imported, store
+        primed, numba's cache warmed when the task uses it).
     """
 
     name: str
@@ -88,6 +97,9 @@ class SweepReport:
     n_failed: int = 0
     n_truncated: int = 0
     n_stray_tmp: int = 0
+    n_corrupt: int = 0
+    n_late: int = 0
+    corrupt: list = dataclasses.field(default_factory=list)
     worker_deaths: int = 0
     failures: list = dataclasses.field(default_factory=list)
     wall_s: float = 0.0
@@ -188,6 +200,23 @@ def _manifest(sweep: Sweep) -> dict:
             "runs": [run.to_dict() for run in sweep.runs]}
 
 
+def record_checksums(folder) -> None:
+    """Fold the commit journal into ``manifest.json`` (``runs[i]["sha256"]``, ``["bytes"]``)."""
+    from neuromem.sweep.ledger import checksums
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    sums = checksums(folder, manifest)
+    changed = False
+    for run in manifest["runs"]:
+        entry = sums.get(run["run_id"])
+        if entry and run.get("sha256") != entry["sha256"]:
+            run.update(entry)
+            changed = True
+    if changed:
+        write_json_atomic(folder / MANIFEST, manifest)
+
+
 def _count_shards(folder: Path) -> int:
     return sum(1 for _ in (folder / "runs").glob("*/*.h5"))
 
@@ -222,7 +251,7 @@ def _prepare(sweep: Sweep, folder: Path, resume: bool, force: bool) -> int:
             raise StoreError(f"cannot create {folder}: {' '.join(str(exc).split())}") from exc
         write_json_atomic(folder / MANIFEST, _manifest(sweep))
     stray = 0
-    for pattern in ("*.tmp", "runs/*/*.tmp", "failed/*.tmp"):
+    for pattern in ("*.tmp", "runs/*/*.tmp", "runs/*/*.part", "failed/*.tmp"):
         for tmp in folder.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -242,13 +271,18 @@ def _prepare(sweep: Sweep, folder: Path, resume: bool, force: bool) -> int:
 class _Recorder:
     """Turns outcomes into files, counters and the progress bar."""
 
-    def __init__(self, sweep: Sweep, folder: Path, report: SweepReport, bar):
+    def __init__(self, sweep: Sweep, folder: Path, report: SweepReport, bar, journal=None):
         self.sweep, self.folder, self.report, self.bar = sweep, folder, report, bar
+        self.journal = journal
         self.by_id = {run.run_id: run for run in sweep.runs}
 
     def ok(self, summary: dict) -> None:
         r = self.report
         r.n_done += 1
+        if summary.get("duplicate"):
+            r.n_late += 1
+        if self.journal is not None and summary.get("sha256"):
+            self.journal.record(summary["run_id"], summary["sha256"], summary["bytes"])
         r.task_s_total += summary.get("task_s", 0.0)
         r.write_s_total += summary.get("write_s", 0.0)
         r.run_s_total += summary.get("wall_s", 0.0)
@@ -400,20 +434,34 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
                           key="engine")
     if workers is not None and workers < 1:
         raise ConfigError(f"expected at least 1 worker, got {workers}", key="--workers")
-    folder = Path(output) if output is not None else Path("sweeps") / sweep.name
+    folder = (Path(output) if output is not None else Path("sweeps") / sweep.name)
+    folder = Path(os.path.abspath(folder.expanduser()))   # workers may run elsewhere (Dask)
     report = SweepReport(name=sweep.name, folder=folder, results=folder / RESULTS,
                          engine=engine, workers=1, n_runs=len(sweep.runs))
     report.n_stray_tmp = _prepare(sweep, folder, resume, force)
 
+    from neuromem.sweep.ledger import Journal, check_shard, checksums, quarantine
+
+    sums = checksums(folder, read_manifest(folder)) if resume else {}
+    journal = Journal(folder)
     jobs = []
     for run in sweep.runs:
         shard = shard_path(folder, run.run_id)
         if shard.exists():
-            if is_complete(shard):
+            state = check_shard(shard, sums.get(run.run_id)) if resume else "incomplete"
+            if state in ("ok", "late"):
                 report.n_skipped += 1
+                if state == "late":
+                    report.n_late += 1
+                    journal.record(run.run_id, file_sha256(shard), shard.stat().st_size)
                 continue
-            shard.unlink()
-            report.n_truncated += 1
+            if state == "corrupt":
+                quarantine(shard)
+                report.n_corrupt += 1
+                report.corrupt.append(run.run_id)
+            else:
+                shard.unlink()
+                report.n_truncated += 1
         jobs.append(RunJob(run.run_id, run.replicate, run.seed, run.params, run.overrides,
                            sweep.network_data, str(sweep.network_path), sweep.quick,
                            str(shard), sweep.hash, command))
@@ -421,16 +469,20 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
     if jobs:
         if engine == "pool":
             workers = min(workers or os.cpu_count() or 1, len(jobs))
-        runner = make_engine(engine, workers=workers, scheduler=scheduler, warm=warm)
+        task = sweep.network_data.get("task", Path(sweep.network_path).stem)
+        runner = make_engine(engine, workers=workers, scheduler=scheduler, warm=warm,
+                             task=task if isinstance(task, str) else None)
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(sweep.runs), initial=report.n_skipped, unit="run",
                        desc=sweep.name, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-        rec = _Recorder(sweep, folder, report, bar)
+        rec = _Recorder(sweep, folder, report, bar, journal)
         try:
             t0 = time.perf_counter()
             runner.start()
+            if hasattr(runner, "check_folder"):
+                runner.check_folder(folder)
             report.workers = runner.workers
             report.startup_s = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -449,12 +501,23 @@ def run_sweep(sweep, output=None, *, engine: str | None = None, workers: int | N
             runner.close(cancel=True)
             raise
         finally:
+            journal.close()
             if bar is not None:
                 bar.close()
+    else:
+        journal.close()
 
     from neuromem.sweep.results import merge_results
     t0 = time.perf_counter()
+    record_checksums(folder)
     merge_results(folder)
+    import h5py
+    with h5py.File(folder / RESULTS, "r") as f:
+        corrupt = [str(x) for x, why in zip(f["failed/run_id"].asstr()[()],
+                                            f["failed/reason"].asstr()[()]) if why == "corrupt"]
+    new = [run_id for run_id in corrupt if run_id not in report.corrupt]
+    report.n_corrupt += len(new)
+    report.corrupt += new
     report.merge_s = time.perf_counter() - t0
     report.wall_s = time.perf_counter() - t_start
     return report

@@ -105,11 +105,11 @@ class PoolEngine:
 
     name = "pool"
 
-    def __init__(self, workers: int, *, warm: bool = True):
+    def __init__(self, workers: int, *, warm: bool = True, task: str | None = None):
         if workers < 1:
             raise ConfigError(f"expected at least 1 worker, got {workers}", key="--workers")
         self.workers = int(workers)
-        self.warm = warm
+        self.warm, self.task = warm, task
         self.numba_threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.restarts = 0
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -117,7 +117,7 @@ class PoolEngine:
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=init_pool_worker,
-                                      initargs=(self.warm, self.numba_threads))
+                                      initargs=(self.warm, self.numba_threads, self.task))
 
     def start(self, ready_timeout_s: float = 300.0) -> None:
         """Start the workers and return once each has started (and warmed up)."""
@@ -177,8 +177,9 @@ class PoolEngine:
 class DaskEngine:
     """Runs on a Dask distributed cluster through ``distributed.Client(address)``.
 
-    Workers must see the sweep's output folder at the same path (a shared file system) and
-    have neuromem installed. Keeps about twice the cluster's thread count in flight (the
+    Workers must see the sweep's output folder at the same absolute path (a shared file
+    system; :meth:`check_folder` checks it before the first run) and have neuromem
+    installed. Keeps about twice the cluster's thread count in flight (the
     rest of the sweep waits in the driver, so Ctrl-C has little to cancel).
 
     Parameters
@@ -192,9 +193,9 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, address: str, *, warm: bool = True):
+    def __init__(self, address: str, *, warm: bool = True, task: str | None = None):
         self.address = address
-        self.warm = warm
+        self.warm, self.task = warm, task
         self.workers = 0
         self.client = None
         self._live: set = set()
@@ -213,10 +214,32 @@ class DaskEngine:
         except Exception as exc:
             raise NeuromemError(f"cannot connect to the Dask scheduler at {self.address}: "
                                 f"{_one_line(exc)}") from exc
-        if self.warm:
-            from neuromem.sweep._dask import WarmNumba
-            self.client.register_plugin(WarmNumba(), name=WarmNumba.name)
+        from neuromem.sweep._dask import WarmNumba
+        self.client.register_plugin(WarmNumba(self.task, numba=self.warm),
+                                    name=WarmNumba.name)
         self._refresh()
+
+    def check_folder(self, folder) -> None:
+        """Check from every worker that it can write in the sweep's `folder`.
+
+        Runs write their shards themselves, so workers must see the folder at the same
+        (absolute) path: a shared file system. A cluster without one is told so here,
+        before the first run, instead of every run failing.
+        """
+        from neuromem.sweep.worker import probe_folder
+
+        try:
+            answers = self.client.run(probe_folder, str(folder))
+        except Exception as exc:
+            raise NeuromemError(f"cannot check the Dask workers at {self.address}: "
+                                f"{_one_line(exc)}") from exc
+        for address, info in sorted(answers.items()):
+            if info.get("error"):
+                raise NeuromemError(
+                    f"the Dask worker {address} (host {info.get('host')}) cannot write the "
+                    f"sweep's runs in {folder}: {info['error']}; the workers write their "
+                    "shards themselves and must see this folder at the same path (a shared "
+                    "file system), or run the sweep with the local pool")
 
     def _refresh(self) -> None:
         self.workers = sum(self.client.nthreads().values())
@@ -275,16 +298,20 @@ class DaskEngine:
 
 
 def make_engine(engine: str, *, workers: int | None = None, scheduler: str | None = None,
-                warm: bool = True):
-    """An engine by name: ``"serial"``, ``"pool"`` (`workers` processes) or ``"dask"``."""
+                warm: bool = True, task: str | None = None):
+    """An engine by name: ``"serial"``, ``"pool"`` (`workers` processes) or ``"dask"``.
+
+    `task` (the sweep's task name) lets workers import only that task's module and skip
+    warming numba for tasks that do not use it.
+    """
     if engine == "serial":
         return SerialEngine()
     if engine == "pool":
-        return PoolEngine(workers or os.cpu_count() or 1, warm=warm)
+        return PoolEngine(workers or os.cpu_count() or 1, warm=warm, task=task)
     if engine == "dask":
         if not scheduler:
             raise ConfigError("the dask engine needs a scheduler address (--scheduler "
                               "tcp://HOST:PORT or DASK_SCHEDULER_ADDRESS)", key="--scheduler")
-        return DaskEngine(scheduler, warm=warm)
+        return DaskEngine(scheduler, warm=warm, task=task)
     raise ConfigError(f"unknown engine {engine!r}; expected serial, pool or dask",
                       key="engine")

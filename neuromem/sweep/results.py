@@ -17,8 +17,8 @@ sweep card, the network card, ``fixed``, ``swept``...).
 int64, numbers -> float64 (a missing value is NaN), strings -> variable-length UTF-8 (missing:
 ``""``), anything else -> its canonical JSON as a string.
 
-``/failed``: datasets ``run_id``, ``reason`` (``error`` or ``worker_died``), ``error``: runs
-with a record under ``failed/`` and no complete shard.
+``/failed``: datasets ``run_id``, ``reason`` (``error``, ``worker_died`` or ``corrupt``),
+``error``: runs with a record under ``failed/`` and no complete shard.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 from neuromem.store import is_complete
 from neuromem.sweep.card import canonical_json
-from neuromem.sweep.driver import MANIFEST, RESULTS, read_manifest, shard_path
+from neuromem.sweep.driver import MANIFEST, RESULTS, read_manifest, shard_path, write_json_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "merge_results", "read_index", "summarize_sweep",
            "is_sweep_output"]
@@ -107,7 +107,10 @@ def merge_results(folder) -> Path:
     """Build ``FOLDER/results.h5`` from the manifest, the shards and the failure records.
 
     Only shards of runs in the manifest are read (their scalar metrics), so the file can be
-    rebuilt at any time; it is written to ``results.h5.tmp``, fsynced and ``os.replace``\\ d.
+    rebuilt at any time. Each shard with a recorded checksum (:mod:`neuromem.sweep.ledger`)
+    is hashed first: a corrupt one is moved aside, recorded under ``failed/`` with reason
+    ``corrupt`` and left out of the index. The file is written to ``results.h5.tmp``,
+    fsynced and ``os.replace``\\ d.
 
     Returns
     -------
@@ -123,10 +126,23 @@ def merge_results(folder) -> Path:
     manifest = read_manifest(folder)
     swept = list(manifest["swept"])
     runs = manifest["runs"]
+    from neuromem.sweep.ledger import check_shard, checksums, quarantine
+
+    sums = checksums(folder, manifest)
     rows, failed = [], []
     for run in runs:
         shard = shard_path(folder, run["run_id"])
-        if is_complete(shard):
+        state = check_shard(shard, sums.get(run["run_id"])) if shard.exists() else "missing"
+        if state == "corrupt":
+            quarantine(shard)
+            record = {"run_id": run["run_id"], "reason": "corrupt",
+                      "error": f"the shard's SHA-256 differs from the one recorded when it "
+                               f"was committed (moved to {shard.name}.corrupt); --resume "
+                               "reruns it", **run}
+            write_json_atomic(folder / "failed" / f"{run['run_id']}.json", record)
+            failed.append(record)
+            continue
+        if state in ("ok", "late"):
             try:
                 with h5py.File(shard, "r") as f:
                     metrics = _shard_metrics(f["metrics"])

@@ -8,6 +8,7 @@ never holds a run's arrays.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -15,13 +16,15 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from pathlib import Path
 
 __all__ = ["RunJob", "execute_run", "resolve_run", "preload", "warm_numba", "init_pool_worker",
-           "ping"]
+           "ping", "commit_shard", "probe_folder"]
 
-#: Seconds the numba warm-up took in this process (None: not warmed).
+#: Seconds this worker's preparation took (:func:`preload`, plus :func:`warm_numba` when
+#: the task needs it); None: not prepared.
 _WARM_S: float | None = None
 
 
@@ -123,14 +126,15 @@ def execute_run(job: RunJob) -> dict:
         resolving the card or in the task are the run's: they come back as ``"failed"``.
     """
     from neuromem.store import write_result
-    from neuromem.tasks import get_task
+    from neuromem.tasks import TASKS, get_task
 
     t0 = time.perf_counter()
     info = {"run_id": job.run_id, "host": socket.gethostname(), "pid": os.getpid(),
             "warm_s": _WARM_S}
     try:
         data, path, device_overrides = resolve_run(job)
-        task = get_task(data.get("task", path.stem), file=path)
+        name = data.get("task", path.stem)
+        task = TASKS.get(name) or get_task(name, file=path)
         t_task = time.perf_counter()
         result = task(data, path=path, device_overrides=device_overrides, seed=job.seed,
                       progress=False)
@@ -143,12 +147,82 @@ def execute_run(job: RunJob) -> dict:
     extra["sweep"] = {"run_id": job.run_id, "replicate": job.replicate, "params": job.params,
                       "sweep_hash": job.sweep_hash}
     t_write = time.perf_counter()
-    write_result(job.shard, metrics=result.metrics, cards=result.cards, events=result.events,
+    shard = Path(job.shard)
+    part = shard.with_name(f"{shard.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    write_result(part, metrics=result.metrics, cards=result.cards, events=result.events,
                  state=result.state, raster=result.raster, seed=job.seed,
                  command=job.command or "neuromem sweep", extra=extra)
+    commit = commit_shard(part, shard)
     t_end = time.perf_counter()
     return {**info, "status": "ok", "metrics": _scalars(result.metrics), "task_s": task_s,
-            "write_s": t_end - t_write, "wall_s": t_end - t0}
+            "write_s": t_end - t_write, "wall_s": t_end - t0, **commit}
+
+
+def commit_shard(part: Path, shard: Path) -> dict:
+    r"""Move a fully written shard `part` to its place `shard`, once (idempotent).
+
+    The first writer of a run wins: ``os.link`` refuses to replace an existing shard, so a
+    late task of a killed driver and the new driver's task for the same run never both
+    commit (the results are bit-identical anyway); the loser's file is removed and it
+    reports ``duplicate = True``. A damaged shard in the way is replaced. Where the file
+    system has no hard links the shard is ``os.replace``\ d unless one is already there.
+
+    Returns
+    -------
+    dict
+        ``sha256`` and ``bytes`` of the committed file, ``duplicate``.
+
+    Raises
+    ------
+    StoreError
+        If the shard cannot be committed (permissions, folder gone).
+    """
+    from neuromem.exceptions import StoreError
+    from neuromem.store import file_sha256, is_complete
+
+    try:
+        digest, size = file_sha256(part), part.stat().st_size
+        duplicate = False
+        try:
+            os.link(part, shard)
+        except FileExistsError:
+            if is_complete(shard):
+                duplicate = True
+            else:
+                os.replace(part, shard)
+        except OSError:                          # no hard links here (some network FS)
+            if shard.exists() and is_complete(shard):
+                duplicate = True
+            else:
+                os.replace(part, shard)
+    except OSError as exc:
+        raise StoreError(f"cannot commit the shard {shard}: "
+                         f"{' '.join(str(exc).split())}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
+    if duplicate:
+        with contextlib.suppress(OSError):
+            digest, size = file_sha256(shard), shard.stat().st_size
+    return {"sha256": digest, "bytes": size, "duplicate": duplicate}
+
+
+def probe_folder(folder: str) -> dict:
+    """Create and remove a file in `folder` (the sweep's runs must be writable there).
+
+    Returns ``host``, ``pid`` and ``error`` (None when writing works): what a Dask worker
+    reports before the first run.
+    """
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "error": None}
+    probe = Path(folder) / f".probe-{info['host']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"the folder {folder} does not exist on this worker")
+        probe.write_bytes(b"neuromem")
+        probe.unlink()
+    except OSError as exc:
+        info["error"] = _one_line(exc)
+    return info
 
 
 # ------------------------------------------------------------------------- worker start-up
@@ -186,23 +260,50 @@ def warm_numba() -> float | None:
         warnings.warn(f"numba warm-up failed: {_one_line(exc)}", RuntimeWarning,
                       stacklevel=1)
         return None
-    _WARM_S = time.perf_counter() - t0
-    return _WARM_S
+    took = time.perf_counter() - t0
+    _WARM_S = (_WARM_S or 0.0) + took
+    return took
 
 
-def preload() -> None:
-    """Import what every run needs (the store and the built-in task modules).
+#: Module of each built-in task, and the tasks whose runs use the numba engine.
+_TASK_MODULES = {"toy": "neuromem.tasks.toy", "digits_stdp": "neuromem.tasks.digits",
+                 "kws": "neuromem.tasks.kws"}
+_NO_NUMBA = {"toy"}
 
-    Done once per worker before it takes runs, so the first run's time is its own.
+
+def needs_numba(task: str | None) -> bool:
+    """Whether runs of `task` use the numba engine (unknown tasks: assume they do)."""
+    return task not in _NO_NUMBA
+
+
+def preload(task: str | None = None) -> None:
+    """Import what every run needs and prime the store, once per worker before it takes runs.
+
+    Imports the store and `task`'s module (every built-in task module when `task` is None
+    or not built in), and writes one throw-away result file to a temporary folder so the
+    store's one-time costs (the git commit and package versions of the provenance, h5py's
+    first file) are paid here, not by the first run.
     """
-    import neuromem.store  # noqa: F401
+    import importlib
+    import tempfile
+
+    global _WARM_S
+    t0 = time.perf_counter()
+    from neuromem import store
     from neuromem.exceptions import ConfigError
     from neuromem.tasks import get_task
 
-    try:
-        get_task("")                            # imports every built-in task module
-    except ConfigError:
-        pass
+    if task in _TASK_MODULES:
+        importlib.import_module(_TASK_MODULES[task])
+    else:
+        try:
+            get_task("")                        # imports every built-in task module
+        except ConfigError:
+            pass
+    with tempfile.TemporaryDirectory(prefix="neuromem-warm-") as tmp:
+        store.write_result(Path(tmp) / "warm.h5", metrics={"x": 1.0}, cards={"c": {}},
+                           state={"a": [0.0]}, seed=0, command="warm-up", extra={})
+    _WARM_S = (_WARM_S or 0.0) + time.perf_counter() - t0
 
 
 def _watch_parent(parent: int, period_s: float) -> None:
@@ -212,14 +313,15 @@ def _watch_parent(parent: int, period_s: float) -> None:
             os._exit(3)                         # the driver died (kill -9): stop at once
 
 
-def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
+def init_pool_worker(warm: bool, numba_threads: int | None, task: str | None = None) -> None:
     """Initializer of a process-pool worker.
 
     Ignores SIGINT (the driver decides what Ctrl-C does), exits as soon as the driver
     process is gone (so a ``kill -9`` of the driver leaves no orphan writing shards), gives
     tqdm a thread lock instead of a multiprocessing one, limits numba to `numba_threads`
     threads (the pool's processes already fill the cores), imports the task modules
-    (:func:`preload`) and warms numba's cache.
+    (:func:`preload`: only `task`'s when given) and warms numba's cache when `task`'s runs
+    use the engine.
     """
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -240,11 +342,11 @@ def init_pool_worker(warm: bool, numba_threads: int | None) -> None:
         except Exception:                       # no threading layer: keep numba's default
             pass
     try:
-        preload()
+        preload(task)
     except Exception as exc:                    # each run will report it as its own error
         warnings.warn(f"importing the task modules failed: {_one_line(exc)}", RuntimeWarning,
                       stacklevel=1)
-    if warm:
+    if warm and needs_numba(task):
         warm_numba()
 
 
