@@ -187,6 +187,35 @@ class PulseArray(DeviceArray):
         _k.pulse_apply(self.g, cells, n_pulses, self.g_min, self.g_max, self.a_ltp, self.a_ltd,
                        float(p.p_max), p.ctoc_sigma, self.fault, rng)
 
+    def pulses_from_reset(self, g_target) -> np.ndarray:
+        """Whole LTP pulses from RESET (G = g_min) whose noise-free response lands nearest
+        to each cell's target, on the cell's own curve (its D2D bounds and A):
+        ``P = -A ln(1 - (G - g_min) / B)`` rounded, ``B = (g_max - g_min) / (1 - exp(-Pmax / A))``
+        (``P = Pmax (G - g_min) / (g_max - g_min)`` for a linear cell), clipped to 0..Pmax."""
+        n = self.g.shape[0]
+        lo = np.broadcast_to(self.g_min, (n,))
+        hi = np.broadcast_to(self.g_max, (n,))
+        a = np.broadcast_to(self.a_ltp, (n,))
+        p_max = float(self.params.p_max)
+        frac = np.clip((np.ravel(g_target) - lo) / (hi - lo), 0.0, 1.0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            linear = ~np.isfinite(a)
+            q = -np.expm1(-p_max / np.where(linear, 1.0, a))
+            p = np.where(linear, frac * p_max,
+                         -np.where(linear, 1.0, a) * np.log1p(-np.minimum(frac * q, 1 - 1e-15)))
+        return np.clip(np.round(p), 0.0, p_max)
+
+    def program_by_pulses(self, g_target, rng: np.random.Generator) -> int:
+        """Open-loop programming as a chip would do it: RESET every cell, then apply
+        :meth:`pulses_from_reset` potentiating pulses through the device model (levels,
+        nonlinearity, cycle-to-cycle noise per pulse, stuck cells). Returns the pulse count.
+        """
+        pulses = self.pulses_from_reset(g_target)
+        self.g[:] = np.broadcast_to(self.g_min, self.g.shape)
+        self._pin_faults()
+        self.apply_pulses(pulses.reshape(self.shape), rng=rng)
+        return int(pulses.sum())
+
     def _set_state(self, g_target):
         lo = np.broadcast_to(self.g_min, self.g.shape)
         hi = np.broadcast_to(self.g_max, self.g.shape)

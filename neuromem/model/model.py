@@ -136,8 +136,10 @@ class Model:
 
         Ex-situ transfer: the normalised weights G+ - G- (in units of the device window) are
         programmed into new cells of ``device`` (their own D2D draws and faults from
-        ``seed``, their levels and bounds), with the per-column gain rescaled so that a
-        spike delivers the same input as before. Returns a new Model; this one is unchanged.
+        ``seed``), with the per-column gain rescaled so that a spike delivers the same input
+        as before. A card with discrete levels is programmed open loop by pulses
+        (:meth:`neuromem.devices.pulse.PulseArray.program_by_pulses`: levels, nonlinearity,
+        cycle-to-cycle noise); a continuous card is set directly. Returns a new Model; this one is unchanged.
         """
         from neuromem.cards import resolve_device
         from neuromem.layers import CrossbarLayer
@@ -147,7 +149,13 @@ class Model:
         old = self.network.layer
         layer = CrossbarLayer(old.n_in, old.n_out, card.params, np.random.default_rng(seed),
                               mapping=old.mapping, w_max=old.w_max, init=(0.0, 0.0))
-        layer.set_weights(old.weights())
+        layer.set_weights(old.weights())                # the targets, on the new cells
+        pulses = 0
+        if not card.params.continuous:                 # real levels: program by pulses
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+            for array in (layer.pos, layer.neg):
+                if array is not None:
+                    pulses += array.program_by_pulses(array.g.copy(), rng)
         layer.gain = old.gain / old.base_gain * layer.base_gain
         net = self.network
         new = Network(layer, _copy_population(net.population), net.stdp, dt_s=net.dt_s,
@@ -157,7 +165,11 @@ class Model:
         new.n_present, new.n_steps = net.n_present, net.n_steps
         new.key, new.samples_seen = net.key, net.samples_seen
         transfer = {"kind": "ex-situ", "trained_on": self.device.name, "programmed_into":
-                    card.name, "overrides": dict(overrides or {}), "seed": int(seed)}
+                    card.name, "overrides": dict(overrides or {}), "seed": int(seed),
+                    "programming": "direct (continuous card)" if card.params.continuous
+                    else "open loop: RESET, then the nearest whole number of SET pulses on "
+                    "each cell's own curve, through the device model (C2C noise per pulse)",
+                    "programming_pulses": int(pulses)}
         return Model(self.path, self.tree, self.cards, card, new, self.metrics, transfer)
 
     def aged(self, t_s: float) -> "Model":
