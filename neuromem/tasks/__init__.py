@@ -43,7 +43,7 @@ def register_task(name: str):
 
 
 def get_task(name, *, file=None) -> Callable:
-    from neuromem.tasks import digits, kws, toy  # noqa: F401  (they register themselves)
+    from neuromem.tasks import digits, kws, motion, toy  # noqa: F401  (they register themselves)
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}{closest(name, TASKS)}; known: "
                           f"{', '.join(sorted(TASKS))}", file=file, key="task")
