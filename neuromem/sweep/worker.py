@@ -267,7 +267,7 @@ def warm_numba() -> float | None:
 
 #: Module of each built-in task, and the tasks whose runs use the numba engine.
 _TASK_MODULES = {"toy": "neuromem.tasks.toy", "digits_stdp": "neuromem.tasks.digits",
-                 "kws": "neuromem.tasks.kws"}
+                 "kws": "neuromem.tasks.kws", "motion": "neuromem.tasks.motion"}
 _NO_NUMBA = {"toy"}
 
 
