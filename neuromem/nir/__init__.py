@@ -35,12 +35,15 @@ where one spike on crossbar row i adds ``E_ij`` volts to ``ge_j`` (``E`` =
 **Conversions** (``a`` = the spike area, 1 or dt):
 
 - ``CubaLIF`` <-> current synapses: ``ge = r I``, ``tau_exc = tau_syn``, ``v_rest = v_leak``,
-  ``E_ij = r_j w_in_j W_ji a / tau_syn``. Export writes ``r = w_in = 1`` and
-  ``W = tau_exc E^T / a`` (so ``W`` is in volt-seconds per spike for ``"dirac"``).
+  ``E_ij = c r_j w_in_j W_ji a / tau_syn`` with the charge factor
+  ``c = (1 - exp(-dt/tau_syn)) / (dt/tau_syn)`` (the engine holds ``ge`` over each step:
+  with ``c`` a spike delivers the same charge, ``r w_in W a``, in both). Export writes
+  ``r = w_in = 1`` and ``W = tau_exc E^T / (a c)`` (volt-seconds per spike for ``"dirac"``).
 - ``LIF`` (no synaptic filter: a spike makes ``v`` jump by ``r W a / tau``): a synapse that
   lasts one step (``tau_exc = 1e-3 dt``, ``exp(-1000) = 0``), with
-  ``E = (r W a / tau) / (1 - exp(-dt / tau))`` because the engine's exponential-Euler step
-  moves ``v`` by ``ge (1 - exp(-dt / tau_mem))``.
+  ``E = (r W a / tau) / (exp(dt / tau) - 1)``: the engine's exponential-Euler step moves
+  ``v`` by ``ge (1 - exp(-dt / tau_mem))`` one step after the spike, where NIR's jump has
+  already decayed by ``exp(-dt / tau)``.
 - ``IF`` (``dv/dt = r I``): an LIF with ``tau_mem = 1e6 dt`` and ``v_rest = v_reset`` (the
   leak moves ``v - v_rest`` by 0.1 % over 1,000 steps: an approximation).
 - Bias ``b``: an extra crossbar row that spikes every time step, weight chosen so ``ge``

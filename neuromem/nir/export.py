@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -28,6 +29,18 @@ def _area(spike_convention: str, dt_s: float) -> float:
         raise ConfigError(f"expected one of {SPIKE_CONVENTIONS}, got {spike_convention!r}",
                           key="spike_convention")
     return 1.0 if spike_convention == "dirac" else float(dt_s)
+
+
+def charge_factor(dt_s: float, tau_s: float) -> float:
+    """``(1 - exp(-dt/tau)) / (dt/tau)``: the engine's synaptic charge per spike over NIR's.
+
+    The engine holds ``ge`` over each step (exponential Euler) and decays it by
+    ``exp(-dt/tau)`` per step, so a jump ``E`` delivers ``E dt / (1 - exp(-dt/tau))``
+    volt-seconds; NIR's exponential delivers ``E tau``. Weights are converted with this
+    factor so both deliver the same charge (the same steady-state drive).
+    """
+    x = dt_s / tau_s
+    return -math.expm1(-x) / x if x > 0 else 1.0
 
 
 def _cells(array) -> dict:
@@ -77,7 +90,8 @@ def to_nir(network, *, label_names=None, input_encoding: dict | None = None,
     if p.theta_plus_V > 0:
         approx.append("adaptive threshold frozen at its current value (v_threshold per "
                       "neuron)")
-    weight = (p.tau_exc_s * eff.T * drive_exc) / area      # (out, in)
+    c_exc = charge_factor(dt, p.tau_exc_s)
+    weight = (p.tau_exc_s * eff.T * drive_exc) / (area * c_exc)      # (out, in)
     theta = np.asarray(pop.state.theta, dtype=np.float64)
     ones = np.ones(n_out)
     neuron = nir.CubaLIF(tau_syn=ones * p.tau_exc_s, tau_mem=ones * p.tau_mem_s, r=ones.copy(),
@@ -99,7 +113,9 @@ def to_nir(network, *, label_names=None, input_encoding: dict | None = None,
         if p.tau_inh_s != p.tau_exc_s:
             approx.append(f"inhibition decays with tau_syn = tau_exc ({p.tau_exc_s:g} s) in "
                           f"NIR, tau_inh = {p.tau_inh_s:g} s in neuromem")
-        w_rec = p.tau_inh_s * p.inhibition * drive_inh / area * (1.0 - np.eye(n_out))
+        c_inh = charge_factor(dt, p.tau_inh_s)
+        w_rec = (p.tau_inh_s * p.inhibition * drive_inh / (area * c_inh)
+                 * (1.0 - np.eye(n_out)))
         nodes["inhibition"] = nir.Linear(weight=w_rec)
         edges += [("neurons", "inhibition"), ("inhibition", "neurons")]
     neuron.metadata = {"neuromem": {"lif_json": json.dumps(to_plain(p), default=float),

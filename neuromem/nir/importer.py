@@ -12,7 +12,7 @@ import nir
 
 from neuromem.exceptions import ConfigError
 from neuromem.network import Network, SpikeInput
-from neuromem.nir.export import _CELL_FIELDS, SPIKE_CONVENTIONS, _area
+from neuromem.nir.export import _CELL_FIELDS, SPIKE_CONVENTIONS, _area, charge_factor
 
 __all__ = ["NIRNetwork", "from_nir", "read_graph", "SUPPORTED_NODES"]
 
@@ -284,7 +284,7 @@ def from_nir(graph_or_path, device="ideal", *, dt_s: float | None = None, seed=0
         tau_mem = _uniform(n_name, n_typ, "tau_mem", neuron.tau_mem, src)
         v_leak = _uniform(n_name, n_typ, "v_leak", neuron.v_leak, src)
         gain = r * _vec(neuron.w_in, n_out)
-        spike_gain = gain * area / tau_syn            # ge jump per unit weight, per neuron
+        spike_gain = gain * area / tau_syn * charge_factor(dt, tau_syn)  # ge jump per weight
         bias_gain = gain * -math.expm1(-dt / tau_syn)  # per-step bias: ge settles at r w_in b
         tau_exc = tau_syn
     else:
@@ -293,8 +293,8 @@ def from_nir(graph_or_path, device="ideal", *, dt_s: float | None = None, seed=0
             v_leak = _uniform(n_name, n_typ, "v_leak", neuron.v_leak, src)
         else:                              # IF: an LIF with a leak 1e6 steps long
             tau_mem, v_leak = 1e6 * dt, v_reset
-        step = -math.expm1(-dt / tau_mem)
-        spike_gain = r * area / tau_mem / step
+        # the jump lands in v one step later, so it is decayed by one step: exp(-x)/(1-exp(-x))
+        spike_gain = r * area / tau_mem / math.expm1(dt / tau_mem)
         bias_gain = r.copy()
         tau_exc = tiny
     eff = (weight * spike_gain[:, None]).T            # (in, out), volts on ge
