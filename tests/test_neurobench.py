@@ -76,3 +76,33 @@ def test_regenerated_poisson_inputs_are_the_engines():
     nb = neurobench_metrics(net, rates, run=run)
     assert nb["spiking"]["synaptic_operations"]["Effective_ACs"] == \
         run.events["input_spikes"] * 5 / 7
+
+
+def test_result_file_metrics_reach_the_energy_report(tmp_path):
+    from neuromem.energy import evaluate_result, format_energy_table
+    from neuromem.store import write_result
+    from neuromem.tasks.compare import EnergySection, energy_inputs, mac_mode
+
+    w = np.array([[1.0, 0.5], [0.0, 1.0], [0.7, 0.9]])
+    net = _net(w)
+    rates = np.full((4, 3), 100.0)
+    run = net.run(rates)
+    x = rates / 100.0
+    _y, counts, xbar = mac_mode(net.layer, x, EnergySection(), np.random.default_rng(0))
+    inputs = energy_inputs(layer=net.layer, xbar=xbar, test_events=run.events,
+                           mac_counts=counts, n_test=4, dt_s=DT, section=EnergySection(),
+                           acc_spiking=0.5, acc_mac=0.5)
+    path = tmp_path / "r.h5"
+    write_result(path, metrics={"accuracy": 0.5},
+                 cards={"device": load_device("ideal").to_dict(),
+                        "resolved": {"neuron": {"inhibition": 0.0}}},
+                 state={"g_pos_S": net.layer.pos.conductance_S.copy()},
+                 extra={"energy_inputs": inputs}, seed=0, command="test")
+    ev = evaluate_result(path)
+    nb = ev["neurobench"]
+    # rows have 2, 1, 2 non-zero weights: the file-level count uses the mean (5/3) per row
+    assert not nb["exact"]
+    assert np.isclose(nb["spiking"]["synaptic_operations"]["Effective_ACs"],
+                      run.events["input_spikes"] * 5 / 3 / 4)
+    assert nb["connection_sparsity"] == 1 / 6
+    assert "Effective_ACs / inference" in format_energy_table(ev)
