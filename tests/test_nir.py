@@ -263,3 +263,50 @@ def test_unrepresentable_graphs_get_one_line_errors_naming_the_node():
         assert text in msg and "\n" not in msg, (name, msg)
     with pytest.raises(ConfigError, match="dt_s"):
         from_nir(graph, "ideal")
+
+
+FIXTURE = __import__("pathlib").Path(__file__).parent / "data" / "nir"
+
+
+def test_snntorch_convention_fixture_imports_with_its_parameters():
+    """A graph written by snnTorch's export conventions (tests/data/nir/
+    make_snntorch_fixture.py: torch is not installable here, so the script writes what
+    ``snntorch.export_nir`` writes). Parameters convert in closed form; the first spikes
+    agree with snnTorch's own discrete update within one step. Later spikes drift apart by
+    design: snnTorch's ``reset_mechanism="zero"`` also drops the input of the step after a
+    spike and its Euler step uses beta = 1 - dt/tau, where NIR (and the engine) reset at
+    once and integrate the exponential."""
+    graph = nir.read(FIXTURE / "snntorch_synaptic.nir")
+    io = np.load(FIXTURE / "snntorch_synaptic_io.npz")
+    dt = float(io["dt"])
+    net = from_nir(graph, "ideal", dt_s=dt, t_present_s=len(io["input"]) * dt,
+                   spike_convention="per_step")
+    cuba, aff = graph.nodes["1"], graph.nodes["0"]
+    tau_syn = float(cuba.tau_syn[0])
+    assert net.population.params.tau_exc_s == tau_syn
+    assert net.population.params.tau_mem_s == float(cuba.tau_mem[0])
+    c = (1 - np.exp(-dt / tau_syn)) / (dt / tau_syn)
+    gain = cuba.r * cuba.w_in
+    expect = np.vstack([(aff.weight * (gain * dt / tau_syn * c)[:, None]).T,
+                        (aff.bias * gain * (1 - np.exp(-dt / tau_syn)))[None, :]])
+    assert net.bias_row
+    np.testing.assert_allclose(net.layer.effective_weights() * net.layer.w_max, expect,
+                               rtol=1e-12, atol=1e-15)
+    steps, chans = np.nonzero(io["input"])
+    raster = net.run(SpikeInput.from_lists([(steps, chans)]), raster=True).raster[0]
+    for j in range(3):
+        first_ours = raster[raster[:, 1] == j, 0].min()
+        first_ref = np.nonzero(io["output"][:, j])[0].min()
+        assert abs(first_ours - first_ref) <= 1
+
+
+@pytest.mark.nir_torch
+def test_graph_exported_by_snntorch_itself():
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+    net = torch.nn.Sequential(torch.nn.Linear(6, 3),
+                              snn.Synaptic(alpha=0.9, beta=0.95, init_hidden=True))
+    graph = export_to_nir(net, torch.zeros(1, 6))
+    imported = from_nir(graph, "ideal", dt_s=1e-4, spike_convention="per_step")
+    assert imported.layer.n_out == 3
