@@ -163,6 +163,11 @@ def evaluate_result(result_or_path, tech="isaac_32nm") -> dict:
         entry["assumptions"] = list(entry["assumptions"]) + notes
         entry["accuracy"] = _accuracy(inputs, section, mode, res)
         out[mode] = entry
+    from neuromem.energy.neurobench import neurobench_from_result
+    try:
+        out["neurobench"] = neurobench_from_result(res, inputs)
+    except DataError as err:          # no stored weights: the energy report stands alone
+        out["neurobench"] = {"unavailable": str(err)}
     both = "spiking" in out and "mac" in out and out["mac"]["energy_per_inference_J"] > 0
     out["ratio_spiking_over_mac"] = (out["spiking"]["energy_per_inference_J"]
                                      / out["mac"]["energy_per_inference_J"]) if both else None
@@ -190,7 +195,7 @@ def store_energy(path, evaluation: Mapping) -> str:
     if not isinstance(energy, Mapping):
         raise DataError(f"{path}: metrics/energy exists and is not a table; not overwriting it")
     energy = dict(energy)
-    entry = {k: v for k, v in evaluation.items() if k not in ("spiking", "mac")}
+    entry = {k: v for k, v in evaluation.items() if k not in ("spiking", "mac", "neurobench")}
     for mode in ("spiking", "mac"):
         if mode in evaluation:
             report = dict(evaluation[mode])
@@ -253,6 +258,10 @@ def format_energy_table(evaluation: Mapping, path=None) -> str:
                                         for m in modes)))
     rows.append(("latency / inference", *(_si(evaluation[m]["latency_s"], "s")
                                           for m in modes)))
+    nb = evaluation.get("neurobench")
+    if nb and "footprint_bytes" in nb:
+        from neuromem.energy.neurobench import format_neurobench_rows
+        rows += format_neurobench_rows(nb, modes)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     if path is not None:
