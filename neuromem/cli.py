@@ -418,6 +418,17 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from neuromem.nir import export_result_to_nir
+
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise ConfigError(f"output folder does not exist: {out.parent}", key="-o")
+    export_result_to_nir(args.model, out)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuromem",
@@ -533,6 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="a trained network (result file) as a NIR graph")
+    p.add_argument("model", help="result file of neuromem run NAME -o R.h5")
+    p.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
+    p.set_defaults(func=cmd_export)
     _debug_everywhere(parser)
     return parser
 

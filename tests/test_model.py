@@ -424,3 +424,15 @@ def test_quiet_and_loud_recordings_get_the_same_answer(tmp_path, kws_model):
         answers[db] = [f["forced_label"] for f in model.predict_files(files)["files"]]
     assert answers[-14] == answers[-26] == answers[-50]
     assert model.kws.level_dbfs == pytest.approx(-26, abs=3)   # the corpus's level_dbfs
+
+
+def test_export_a_model_as_nir(tmp_path, kws_model):
+    import nir
+    out = run_cli("export", str(kws_model[0]), "-o", str(tmp_path / "kws.nir"))
+    assert out.returncode == 0, out.stderr
+    graph = nir.read(tmp_path / "kws.nir")
+    model = neuromem.load_model(kws_model[0])
+    weight = graph.nodes["crossbar"].weight
+    layer = model.network.layer
+    assert weight.shape in ((layer.n_out, layer.n_in), (layer.n_in, layer.n_out))
+    assert set(model.to_nir().nodes) == set(graph.nodes)
