@@ -322,3 +322,97 @@ def test_normalizer_floors_the_std_of_constant_channels():
     assert np.all(np.isfinite(z)) and std[0] == pytest.approx(1e-6)
     with pytest.raises(ConfigError):
         normalize_channels(feats, mean[:2], std[:2])
+
+
+# --------------------------------------------------------------------------- speaker and channel normalisation
+
+def test_vtlp_warp_is_the_piecewise_linear_map():
+    from neuromem.data.audio import vtlp_warp
+    f = np.linspace(0.0, 8000.0, 801)
+    np.testing.assert_array_equal(vtlp_warp(f, 1.0, 8000.0), f)
+    for alpha in (0.85, 1.15):
+        w = vtlp_warp(f, alpha, 8000.0)
+        f0 = 0.6 * 8000.0 * min(alpha, 1.0) / alpha      # the knee (Jaitly & Hinton 2013)
+        low = f <= f0
+        np.testing.assert_allclose(w[low], alpha * f[low], rtol=1e-12)
+        assert w[0] == 0.0 and w[-1] == pytest.approx(8000.0, abs=1e-9)   # band edges stay
+        assert np.all(np.diff(w) > 0)                                     # increasing
+        # the upper piece is the straight line through (f0, alpha f0) and (8000, 8000)
+        hi = ~low
+        slope = (8000.0 - alpha * f0) / (8000.0 - f0)
+        np.testing.assert_allclose(w[hi], alpha * f0 + slope * (f[hi] - f0), rtol=1e-12)
+
+
+def test_warped_filterbank_moves_low_centres_by_the_factor():
+    from neuromem.data.audio import vtlp_warp
+    plain = mel_filterbank(40, 512, 16000, 20.0, 8000.0)
+    warped = mel_filterbank(40, 512, 16000, 20.0, 8000.0, warp=1.1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(20.0), hz_to_mel(8000.0), 42))
+    freqs = np.arange(257) * 16000 / 512
+    # filter 5's rising edge is now at warp(f5) .. warp(f6): check the closed form on the bins
+    lo, c, hi = vtlp_warp(edges[5:8], 1.1, 8000.0)
+    expected = np.maximum(0, np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)))
+    np.testing.assert_allclose(warped[5], expected, atol=1e-12)
+    assert not np.allclose(warped[5], plain[5])
+
+
+def test_relative_floor_makes_features_independent_of_the_recording_level(rng):
+    fe = build(FrontEnd, {"floor_db": 60.0})
+    x, _ = burst_in_noise(rng, 0.3)
+    a = extract(x, 16000, fe)
+    b = extract(0.05 * x, 16000, fe)            # -26 dB: the same clip, quieter
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert a.max() == pytest.approx(0.0, abs=1e-6)          # the loudest cell is 0
+    assert a.min() >= -60.0 * np.log(10) / 10 - 1e-5        # nothing below the floor
+
+
+def test_stretch_frames_interpolates_linearly():
+    from neuromem.data.audio import stretch_frames
+    ramp = np.arange(5, dtype=np.float64)[:, None] * np.array([[1.0, -2.0]])
+    out = stretch_frames(ramp, 9)
+    np.testing.assert_allclose(out[:, 0], np.linspace(0, 4, 9))
+    np.testing.assert_allclose(out[:, 1], -2 * np.linspace(0, 4, 9))
+    assert stretch_frames(ramp[:1], 3).shape == (3, 2)
+
+
+def test_word_time_axis_normalises_the_speaking_rate():
+    """A 'word' of two tones (A then B) spoken fast and slow fills the window either way:
+    with time_axis = word the first half of the frames peaks in A's channel, the second in
+    B's, whatever the duration."""
+    fe = build(FrontEnd, {"time_axis": "word", "floor_db": 60.0})
+    edges = mel_to_hz(np.linspace(hz_to_mel(fe.f_min_Hz), hz_to_mel(fe.f_max_Hz), 42))
+    fa, fb = edges[9], edges[25]
+    for half in (0.1, 0.3):
+        x = np.concatenate([np.zeros(3000), tone(fa, 16000, half), tone(fb, 16000, half),
+                            np.zeros(3000)])
+        peak = np.argmax(extract(x, 16000, fe), axis=1)
+        assert peak.shape == (fe.n_frames,)
+        assert np.all(peak[:40] == 8) and np.all(peak[-40:] == 24)
+
+
+def test_utterance_mean_normalisation_zeroes_each_channel_over_the_word():
+    fe = build(FrontEnd, {"time_axis": "word", "utterance_norm": "mean"})
+    x = np.concatenate([np.zeros(2000), tone(700.0, 16000, 0.4) + tone(2500.0, 16000, 0.4),
+                        np.zeros(2000)])
+    feats = extract(x, 16000, fe)
+    # linear interpolation keeps a zero mean only approximately: within 1 % of the spread
+    assert np.all(np.abs(feats.mean(axis=0)) < 0.01 * (feats.max() - feats.min()))
+    with pytest.raises(ConfigError) as err:
+        build(FrontEnd, {"utterance_norm": "cmvn"})
+    assert err.value.key.endswith("utterance_norm")
+
+
+def test_endpointing_drops_a_weak_click_before_the_word_but_keeps_a_stop_burst(rng):
+    sr = 16000
+    x = np.zeros(sr)
+    word = slice(4000, 9000)                         # the word: 0.25-0.5625 s
+    x[word] = tone(500.0, sr, 5000 / sr, amplitude=0.5)
+    click = slice(1500, 1900)                        # 25 ms click, 32 dB down, 131 ms before
+    x[click] = rng.standard_normal(400) * 0.5 / np.sqrt(2) * 10 ** (-32 / 20)
+    burst = slice(10200, 10600)                      # stop burst 15 dB down after a 75 ms gap
+    x[burst] = rng.standard_normal(400) * 0.5 / np.sqrt(2) * 10 ** (-15 / 20)
+    frame = 400
+    start, stop = silence_span(x, sr, 40.0, join_db=30.0)
+    assert abs(start - word.start) <= frame and abs(stop - burst.stop) <= frame
+    start_all, _ = silence_span(x, sr, 40.0)         # every frame within trim_db: the click too
+    assert abs(start_all - click.start) <= frame

@@ -21,7 +21,11 @@ from neuromem.data.synth import (english_accents, espeak_version, synthesize,  #
                                  voice_variants)
 from neuromem.exceptions import ConfigError, DataError                  # noqa: E402
 
-SMALL = CorpusConfig(n_clips=200, seed=7)
+# the ten keywords alone, as spoken (the 12-class protocol and augmentation: TWELVE)
+SMALL = CorpusConfig(n_clips=200, seed=7, unknown_fraction=0.0, silence_fraction=0.0,
+                     augment=())
+TWELVE = CorpusConfig(n_clips=360, seed=3, unknown_fraction=0.1, silence_fraction=0.1,
+                      augment_prob=0.5)
 NOISY = dataclasses.replace(SMALL, snr_db=(0.0, 20.0))
 
 
@@ -204,8 +208,17 @@ def test_splits_are_voice_disjoint_and_balanced(clean):
 
 
 def test_plan_of_the_default_corpus():
-    plan = corpus_module._plan(CorpusConfig())      # the plan alone: no synthesis
-    assert len(plan.clips) == 8000
+    config = CorpusConfig()
+    plan = corpus_module._plan(config)              # the plan alone: no synthesis
+    assert len(plan.clips) == 9600
+    per_label = np.bincount(plan.clips[:, 0])
+    assert config.label_names == (*KEYWORDS, "_unknown_", "_silence_")
+    # 1/12 of the clips each for _unknown_ and _silence_ (0.0834 x 9600 = 800.6, rounded
+    # per split), the rest shared by the keywords to one clip
+    assert abs(per_label[10] - 800.6) <= 2 and abs(per_label[11] - 800.6) <= 2
+    assert per_label[:10].max() - per_label[:10].min() <= 3
+    keyword = plan.clips[:, 0] < 10
+    plan = dataclasses.replace(plan, clips=plan.clips[keyword])
     assert list(np.bincount(plan.variant_split)) == [73, 16, 15]
     for s in range(3):
         assert set(plan.clips[plan.clips[:, 5] == s, 1]) <= set(np.flatnonzero(
@@ -213,7 +226,7 @@ def test_plan_of_the_default_corpus():
         for bank_entry in plan.bank[s]:             # babble voices stay in their split
             assert plan.variant_split[bank_entry[1]] == s
     combos = {tuple(row) for row in plan.clips[:, :5]}
-    assert len(combos) == 8000                      # sampled without replacement
+    assert len(combos) == keyword.sum()             # sampled without replacement
     subset = corpus_module._plan(CorpusConfig(n_variants=6, n_clips=30))
     assert len(subset.variants) == 6 and list(np.bincount(subset.variant_split)) == [4, 1, 1]
 
@@ -330,3 +343,113 @@ def test_config_from_mapping_and_unknown_voices():
         corpus_module._plan(CorpusConfig(variants=("m1", "m99")))
     with pytest.raises(ConfigError, match="cannot fill the splits"):
         corpus_module._plan(CorpusConfig(n_variants=2))
+
+
+# ----------------------------------------------------------- 12-class protocol, augmentation
+
+@pytest.fixture(scope="module")
+def twelve(cache):
+    return load_corpus(TWELVE, cache, progress=False, workers=1)
+
+
+def test_twelve_class_corpus_holds_unknown_words_and_silence(twelve):
+    assert twelve.label_names == (*KEYWORDS, "_unknown_", "_silence_")
+    counts = np.bincount(twelve.labels, minlength=12)
+    assert abs(counts[10] - 36) <= 2 and abs(counts[11] - 36) <= 2     # 0.1 x 360 each
+    unknown, silence = twelve.labels == 10, twelve.labels == 11
+    assert set(twelve.text[unknown]) <= set(TWELVE.unknown_words)
+    assert set(twelve.text[twelve.labels < 10]) <= set(KEYWORDS)
+    for k in np.flatnonzero(twelve.labels < 10):
+        assert twelve.text[k] == KEYWORDS[twelve.labels[k]]
+    assert np.all(twelve.text[silence] == "")
+    assert np.all(twelve.word_span[silence] == 0)
+    # background alone at U(silence_dbfs) RMS, then the gain U(gain_db)
+    rms_db = 20 * np.log10(np.sqrt(np.mean(twelve.waveforms[silence].astype(np.float64) ** 2,
+                                           axis=1)))
+    lo = TWELVE.silence_dbfs[0] + TWELVE.gain_db[0]
+    hi = TWELVE.silence_dbfs[1] + TWELVE.gain_db[1]
+    assert np.all((rms_db > lo - 0.5) & (rms_db < hi + 0.5))      # 16-bit rounding: < 0.5 dB
+    # unknown words keep to the voices of their split, like the keywords
+    for s in SPLITS:
+        voices = set(twelve.voice[twelve.split == s])
+        assert all(voices.isdisjoint(twelve.voice[twelve.split == t]) for t in SPLITS if t != s)
+
+
+def test_augmentation_touches_only_training_clips_and_nothing_else(twelve):
+    plain = generate_corpus(dataclasses.replace(TWELVE, augment=()), progress=False, workers=1)
+    train = twelve.split == "train"
+    np.testing.assert_array_equal(twelve.labels, plain.labels)
+    np.testing.assert_array_equal(twelve.waveforms[~train], plain.waveforms[~train])
+    assert np.all(twelve.warp[~train] == 1) and np.all(twelve.channel[~train] == -1)
+    untouched = train & (twelve.channel < 0) & np.isnan(twelve.rt60_s)
+    np.testing.assert_array_equal(twelve.waveforms[untouched], plain.waveforms[untouched])
+    n = int(train.sum())
+    for chosen in (twelve.warp[train] != 1, twelve.channel[train] >= 0,
+                   ~np.isnan(twelve.rt60_s[train])):
+        # each piece w.p. 0.5: the count is Binomial(n, 0.5); 4 sigma
+        assert abs(chosen.sum() - n / 2) < 4 * np.sqrt(n / 4)
+    warped = twelve.warp[train][twelve.warp[train] != 1]
+    assert warped.min() >= TWELVE.vtlp_range[0] and warped.max() <= TWELVE.vtlp_range[1]
+    rt = twelve.rt60_s[train][~np.isnan(twelve.rt60_s[train])]
+    assert rt.min() >= TWELVE.rt60_s[0] and rt.max() <= TWELVE.rt60_s[1]
+
+
+def test_room_impulse_response_decays_by_60_dB_in_rt60():
+    rng = np.random.default_rng(0)
+    fs, rt60 = 16000, 0.4
+    h = corpus_module._room(int(1.2 * rt60 * fs), rt60, rng, fs)
+    assert h[0] == 1.0
+    tail = h[1:] ** 2
+    # direct-to-reverberant ratio within the drawn 0-12 dB
+    assert 0.0 <= -10 * np.log10(tail.sum()) <= 12.0 + 1e-9
+    # Schroeder backward integral of the tail: a line of slope -60 dB / rt60; fit its
+    # -5 .. -25 dB part (the usual T20 estimate), within 10 % for 7,680 Gaussian taps
+    edc = 10 * np.log10(np.cumsum(tail[::-1])[::-1] / tail.sum())
+    t = np.arange(1, h.size) / fs
+    sel = (edc <= -5) & (edc >= -25)
+    slope = np.polyfit(t[sel], edc[sel], 1)[0]
+    assert -60.0 / slope == pytest.approx(rt60, rel=0.1)
+
+
+def test_telephone_channel_passes_speech_band_only():
+    fs = 16000
+    t = np.arange(fs) / fs
+    rng = np.random.default_rng(0)
+
+    def gain_db(f):
+        x = np.sin(2 * np.pi * f * t)
+        y = corpus_module._channel(x, "telephone", rng, fs)
+        return 10 * np.log10(np.mean(y[fs // 2:] ** 2) / np.mean(x[fs // 2:] ** 2))
+
+    assert abs(gain_db(1000.0)) < 1.0               # mid-band: Butterworth is flat
+    assert gain_db(100.0) < -20.0 and gain_db(6000.0) < -20.0
+
+
+def test_voice_families_split_the_variants():
+    from neuromem.data.synth import klatt_variants
+    klatt = set(klatt_variants())
+    assert {"klatt", "klatt2", "klatt6"} <= klatt and "m1" not in klatt
+    k, _ = corpus_module._resolve_voices(CorpusConfig(family="klatt"))
+    f, _ = corpus_module._resolve_voices(CorpusConfig(family="formant"))
+    assert set(k) == klatt and set(k).isdisjoint(f) and set(k) | set(f) == set(voice_variants())
+    only_test = corpus_module._plan(CorpusConfig(family="klatt", n_clips=50,
+                                                 split_fractions=(0.0, 0.0, 1.0)))
+    assert np.all(only_test.clips[:, 5] == 2)       # an evaluation-only corpus
+
+
+@pytest.mark.parametrize("change, key", [
+    (dict(family="robots"), "family"), (dict(unknown_fraction=1.2), "unknown_fraction"),
+    (dict(unknown_fraction=0.6, silence_fraction=0.5), "unknown_fraction"),
+    (dict(unknown_words=("yes", "bed")), "unknown_words"), (dict(augment=("echo",)), "augment"),
+    (dict(vtlp_range=(0.0, 1.1)), "vtlp_range"), (dict(rt60_s=(0.2, 5.0)), "rt60_s"),
+    (dict(silence_dbfs=(-30, -60)), "silence_dbfs"),
+])
+def test_protocol_and_augmentation_errors_name_the_field(change, key):
+    with pytest.raises(ConfigError) as err:
+        CorpusConfig(**change)
+    assert err.value.key == key
+
+
+def test_augment_from_a_card_string():
+    assert CorpusConfig.from_mapping({"augment": "none"}).augment == ()
+    assert CorpusConfig.from_mapping({"augment": "vtlp,reverb"}).augment == ("vtlp", "reverb")

@@ -14,6 +14,7 @@ in hertz.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +26,7 @@ from neuromem.schema import at_least, nonnegative, param, positive
 
 __all__ = ["FrontEnd", "read_wav", "write_wav", "resample", "trim_silence", "silence_span",
            "fix_length", "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_power", "log_mel",
-           "speech_span", "speech_level_dbfs", "match_level",
+           "speech_span", "speech_level_dbfs", "match_level", "vtlp_warp", "stretch_frames",
            "preprocess", "extract", "fit_normalizer", "normalize_channels", "mix_at_snr"]
 
 
@@ -55,6 +56,11 @@ class FrontEnd:
                           doc="clips without silence (a noise floor): a frame is speech when "
                               "its mel channels lie on average this far above their median "
                               "over the clip (inf: level trimming only)")
+    join_db: float = param(math.inf, unit="dB", check=positive, allow_inf=True,
+                           doc="clips with silence: a burst of sound apart from the word "
+                               "(more than 20 ms of silence between) belongs to it only when "
+                               "it peaks less than this below the loudest frame and lies "
+                               "within 0.3 s (inf: every frame within trim_db)")
     vad_gap_s: float = param(0.1, unit="s", check=nonnegative,
                              doc="speech frames closer than this are one utterance (the "
                                  "strongest utterance is kept)")
@@ -67,6 +73,17 @@ class FrontEnd:
                            doc="per-channel standardisation with training-set statistics")
     log_floor: float = param(1e-6, check=positive,
                              doc="added to the mel power before the logarithm")
+    time_axis: str = param("window", kind=str, choices=("window", "word"),
+                           doc="window: the word sits in the fixed window (padded with "
+                               "silence); word: the word's frames are stretched to fill the "
+                               "window (speaking rate and endpoints normalised)")
+    floor_db: float = param(math.inf, unit="dB", check=positive, allow_inf=True,
+                            doc="relative floor: features are levels in dB-like units below "
+                                "the clip's loudest mel cell, floored this far down (inf: "
+                                "absolute levels with log_floor)")
+    utterance_norm: str = param("none", kind=str, choices=("none", "mean", "mean_var"),
+                                doc="per-utterance normalisation of each mel channel over the "
+                                    "word's frames (cepstral mean / variance normalisation)")
 
     def check(self) -> None:
         """Cross-field checks (raise ConfigError naming the key)."""
@@ -203,7 +220,7 @@ def resample(x, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def silence_span(x, sr: int, top_db: float, frame_s: float = 0.025,
-                 hop_s: float = 0.010) -> tuple[int, int]:
+                 hop_s: float = 0.010, join_db: float = math.inf) -> tuple[int, int]:
     """The sample span ``[start, stop)`` of the frames louder than ``top_db`` below the peak.
 
     Notes
@@ -213,7 +230,11 @@ def silence_span(x, sr: int, top_db: float, frame_s: float = 0.025,
     :math:`10 \\log_{10}(E_k / \\max_j E_j) > -\\mathrm{top\\_db}`. The span runs from the
     first kept frame's start to the last kept frame's end (clipped to the signal), so a
     sound's edges are found to within one frame. An all-zero signal (or ``top_db = inf``)
-    keeps everything.
+    keeps everything. With a finite ``join_db`` the span is the word's alone: kept frames
+    closer than 20 ms form runs, the run with the most energy is the word's core, and
+    neighbouring runs join it only when they lie within 0.3 s and peak above ``-join_db``
+    (the fricative before a stop closure or the burst after it does; a click or breath
+    32 dB down before the word, as diphone synthesizers and microphones leave, does not).
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
@@ -232,7 +253,32 @@ def silence_span(x, sr: int, top_db: float, frame_s: float = 0.025,
     with np.errstate(divide="ignore"):
         level_db = 10.0 * np.log10(energy / peak)
     kept = np.flatnonzero(level_db > -top_db)
+    if math.isfinite(join_db) and kept.size > 1:
+        first, last = _word_runs(level_db, kept, max(int(round(0.02 / hop_s)), 1),
+                                 int(round(0.3 / hop_s)), join_db)
+        return int(first * hop), int(min(n, last * hop + length))
     return int(kept[0] * hop), int(min(n, kept[-1] * hop + length))
+
+
+def _word_runs(level_db: np.ndarray, kept: np.ndarray, gap: int, reach: int,
+               join_db: float) -> tuple[int, int]:
+    """First and last frame of the word among the kept frames: runs of kept frames (gaps up
+    to ``gap`` frames bridged); the run with the most energy, joined by its neighbours that
+    start within ``reach`` frames of it and rise above ``-join_db`` (parts of the word after
+    a stop closure), but not by weak clicks or breaths further away."""
+    breaks = np.flatnonzero(np.diff(kept) > gap + 1)
+    firsts = np.concatenate([[kept[0]], kept[breaks + 1]])
+    lasts = np.concatenate([kept[breaks], [kept[-1]]])
+    power = 10.0 ** (level_db / 10.0)
+    best = int(np.argmax([power[a:b + 1].sum() for a, b in zip(firsts, lasts)]))
+    lo = hi = best
+    while lo > 0 and firsts[lo] - lasts[lo - 1] <= reach and \
+            level_db[firsts[lo - 1]:lasts[lo - 1] + 1].max() > -join_db:
+        lo -= 1
+    while hi < len(firsts) - 1 and firsts[hi + 1] - lasts[hi] <= reach and \
+            level_db[firsts[hi + 1]:lasts[hi + 1] + 1].max() > -join_db:
+        hi += 1
+    return int(firsts[lo]), int(lasts[hi])
 
 
 def trim_silence(x, sr: int, top_db: float, frame_s: float = 0.025,
@@ -288,9 +334,10 @@ def mix_at_snr(x, noise, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     return (x + gain * seg).astype(np.float32)
 
 
-def mel_power(x, frontend: FrontEnd) -> np.ndarray:
+def mel_power(x, frontend: FrontEnd, warp: float = 1.0) -> np.ndarray:
     """Mel power spectrogram ``(n_mels, n_frames)`` float64 of a waveform at the front end's
-    rate (the quantity :func:`log_mel` takes the logarithm of; see there)."""
+    rate (the quantity :func:`log_mel` takes the logarithm of; see there), through filters
+    warped by ``warp`` (:func:`mel_filterbank`)."""
     from scipy.signal import stft
 
     x = np.asarray(x, dtype=np.float64).ravel()
@@ -299,9 +346,16 @@ def mel_power(x, frontend: FrontEnd) -> np.ndarray:
     _, _, spec = stft(x, fs=frontend.sample_rate_Hz, window="hann", nperseg=frontend.n_frame,
                       noverlap=frontend.n_frame - frontend.n_hop, nfft=frontend.n_fft,
                       boundary=None, padded=False, return_onesided=True)
-    bank = mel_filterbank(frontend.n_mels, frontend.n_fft, frontend.sample_rate_Hz,
-                          frontend.f_min_Hz, frontend.f_max_Hz)
+    bank = _filterbank(frontend.n_mels, frontend.n_fft, frontend.sample_rate_Hz,
+                       frontend.f_min_Hz, frontend.f_max_Hz, float(warp))
     return bank @ (np.abs(spec) ** 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _filterbank(n_mels, n_fft, sr, f_min, f_max, warp) -> np.ndarray:
+    bank = mel_filterbank(n_mels, n_fft, sr, f_min, f_max, warp=warp)
+    bank.flags.writeable = False
+    return bank
 
 
 def _strongest_run(score: np.ndarray, kept: np.ndarray, gap: int) -> tuple[int, int]:
@@ -344,7 +398,7 @@ def speech_span(x, frontend: FrontEnd) -> tuple[int, int, np.ndarray | None]:
     if peak <= 0 or math.isinf(frontend.vad_db) or \
             np.percentile(energy, 25) <= peak * 10.0 ** (-top_db / 10.0):
         start, stop = silence_span(x, frontend.sample_rate_Hz, top_db, frontend.frame_s,
-                                   frontend.hop_s)
+                                   frontend.hop_s, join_db=frontend.join_db)
         return start, stop, None
     floor = np.maximum(np.median(power, axis=1, keepdims=True),
                        max(power.max() * 10.0 ** (-top_db / 10.0), 1e-300))
@@ -401,7 +455,25 @@ def mel_to_hz(mel):
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float) -> np.ndarray:
+def vtlp_warp(f_Hz, alpha: float, f_max: float, f_hi_fraction: float = 0.6) -> np.ndarray:
+    """Vocal-tract-length perturbation of frequencies (Jaitly & Hinton 2013).
+
+    Piecewise linear: :math:`f' = \\alpha f` up to :math:`f_0 = f_{hi} \\min(\\alpha, 1) /
+    \\alpha` with :math:`f_{hi}` = ``f_hi_fraction * f_max``, then the straight line from
+    :math:`(f_0, \\alpha f_0)` to :math:`(f_{max}, f_{max})`, so the band edge stays put and
+    the map is continuous and increasing. ``alpha`` > 1 moves formants up (a shorter vocal
+    tract), < 1 down.
+    """
+    f = np.asarray(f_Hz, dtype=np.float64)
+    if not alpha > 0:
+        raise ConfigError(f"expected a warp factor > 0, got {alpha!r}", key="vtlp")
+    f0 = f_hi_fraction * f_max * min(alpha, 1.0) / alpha
+    upper = alpha * f0 + (f_max - alpha * f0) * (f - f0) / (f_max - f0)
+    return np.where(f <= f0, alpha * f, upper)
+
+
+def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float, *,
+                   warp: float = 1.0) -> np.ndarray:
     """Triangular mel filters on the ``n_fft // 2 + 1`` FFT bin frequencies.
 
     Returns an ``(n_mels, n_fft // 2 + 1)`` float64 array.
@@ -419,6 +491,8 @@ def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float)
 
     Peak height 1 (no area normalisation, as in HTK); neighbouring triangles cross at 1/2,
     so the columns sum to exactly 1 between the first and the last centre frequency.
+    With ``warp`` != 1 the inner edge frequencies are moved by :func:`vtlp_warp` (the filters
+    listen to a speaker with a vocal tract ``warp`` times shorter).
 
     Raises
     ------
@@ -435,6 +509,8 @@ def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float)
     freqs = np.arange(n_fft // 2 + 1) * (sr / n_fft)
     edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
     edges[0], edges[-1] = f_min, f_max          # exact, not via the mel round trip
+    if warp != 1.0:
+        edges[1:-1] = vtlp_warp(edges[1:-1], warp, f_max)
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs[None, :] - lower) / (centre - lower)
     falling = (upper - freqs[None, :]) / (upper - centre)
@@ -447,7 +523,7 @@ def mel_filterbank(n_mels: int, n_fft: int, sr: int, f_min: float, f_max: float)
     return weights
 
 
-def log_mel(x, frontend: FrontEnd, noise=None) -> np.ndarray:
+def log_mel(x, frontend: FrontEnd, noise=None, warp: float = 1.0) -> np.ndarray:
     """Log-mel energies of a waveform at the front end's sample rate.
 
     Returns ``(n_frames, n_mels)`` float32 with
@@ -465,22 +541,70 @@ def log_mel(x, frontend: FrontEnd, noise=None) -> np.ndarray:
 
     with :math:`w` from :func:`mel_filterbank` and :math:`\\epsilon` = ``log_floor``. With a
     ``noise`` power per channel (``(n_mels, 1)``, from :func:`speech_span`) the mel power
-    first loses ``denoise`` times it, floored at zero (spectral subtraction).
+    first loses ``denoise`` times it, floored at zero (spectral subtraction). With a finite
+    ``floor_db`` the feature is relative to the loudest cell :math:`P_{max}` instead:
+    :math:`F = \\ln(P + P_{max} 10^{-\\mathrm{floor\\_db}/10}) - \\ln P_{max}`, in
+    :math:`[-\\mathrm{floor\\_db} \\ln 10 / 10, 0]` whatever the recording level.
     """
-    power = mel_power(x, frontend)
+    power = mel_power(x, frontend, warp)
     if noise is not None and frontend.denoise > 0:
         power = np.maximum(power - frontend.denoise * np.asarray(noise, np.float64), 0.0)
-    return np.log(power + frontend.log_floor).T.astype(np.float32)
+    if math.isinf(frontend.floor_db):
+        return np.log(power + frontend.log_floor).T.astype(np.float32)
+    peak = max(float(power.max()), frontend.log_floor)
+    floor = peak * 10.0 ** (-frontend.floor_db / 10.0)
+    return (np.log(power + floor) - math.log(peak + floor)).T.astype(np.float32)
 
 
-def extract(x, sr: int, frontend: FrontEnd) -> np.ndarray:
-    """Resample, find the word (:func:`speech_span`), fix the length to one window and take
-    :func:`log_mel` with the noise measured around the word subtracted:
-    ``(frontend.n_frames, n_mels)`` float32."""
+def stretch_frames(frames: np.ndarray, n: int) -> np.ndarray:
+    """``(k, m)`` frames linearly interpolated in time onto ``n`` frames spanning the same
+    interval (first and last frames kept)."""
+    frames = np.asarray(frames)
+    k = frames.shape[0]
+    if k == n:
+        return frames
+    if k == 1:
+        return np.repeat(frames, n, axis=0)
+    pos = np.linspace(0.0, k - 1.0, n)
+    lo = np.minimum(np.floor(pos).astype(np.int64), k - 2)
+    frac = (pos - lo)[:, None]
+    return ((1.0 - frac) * frames[lo] + frac * frames[lo + 1]).astype(frames.dtype)
+
+
+def _utterance_norm(feats: np.ndarray, how: str) -> np.ndarray:
+    if how == "none":
+        return feats
+    out = feats - feats.mean(axis=0, keepdims=True)
+    if how == "mean_var":
+        out = out / np.maximum(feats.std(axis=0, keepdims=True), 1e-3)
+    return out.astype(np.float32)
+
+
+def extract(x, sr: int, frontend: FrontEnd, warp: float = 1.0) -> np.ndarray:
+    """Resample, find the word (:func:`speech_span`) and take :func:`log_mel` with the noise
+    measured around the word subtracted: ``(frontend.n_frames, n_mels)`` float32.
+
+    With ``time_axis = "window"`` the word is padded or cropped to one window first; with
+    ``"word"`` the word's own frames are stretched to the window's frame count
+    (:func:`stretch_frames`). ``utterance_norm`` then normalises each channel over the word.
+    ``warp`` is a vocal-tract-length perturbation of the filters (training augmentation).
+    """
     y = resample(x, sr, frontend.sample_rate_Hz)
     start, stop, noise = speech_span(y, frontend)
-    return log_mel(fix_length(y[start:stop], frontend.n_window, frontend.align), frontend,
-                   noise)
+    if frontend.time_axis == "word":
+        word = log_mel(y[start:stop], frontend, noise, warp)
+        norm = _utterance_norm(word, frontend.utterance_norm)
+        return stretch_frames(norm, frontend.n_frames)
+    feats = log_mel(fix_length(y[start:stop], frontend.n_window, frontend.align), frontend,
+                    noise, warp)
+    if frontend.utterance_norm == "none":
+        return feats
+    first = (frontend.n_window - (stop - start)) // 2 if frontend.align == "center" else 0
+    span = slice(max(first // frontend.n_hop, 0),
+                 max(min((first + stop - start) // frontend.n_hop, len(feats)), 1))
+    out = feats.copy()
+    out[span] = _utterance_norm(feats[span], frontend.utterance_norm)
+    return out
 
 
 def fit_normalizer(features, min_std: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:

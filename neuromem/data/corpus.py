@@ -1,10 +1,12 @@
 """The synthesized keyword corpus (``synth_kws``): the default keyword-spotting dataset.
 
-The ten keywords of Speech Commands (Warden 2018: yes no up down left right on off stop go) are
-spoken by espeak-ng (:mod:`neuromem.data.synth`) with every installed voice variant (104
-timbres) in every English accent (8), at several speaking rates and pitches, then augmented:
-time shift, gain and, optionally, procedurally generated background noise at a set SNR. Clips
-are 1 s at 16 kHz, 16-bit (like Speech Commands), returned as float32.
+The ten keywords of Speech Commands (Warden 2018: yes no up down left right on off stop go),
+and the non-keywords and background clips of its 12-class protocol, are spoken by espeak-ng
+(:mod:`neuromem.data.synth`) with every installed voice variant (104 timbres) in every English
+accent (8), at several speaking rates and pitches, then augmented: time shift, gain, training
+augmentation (vocal-tract length, room, channel) and, optionally, procedurally generated
+background noise at a set SNR. Clips are 1 s at 16 kHz, 16-bit (like Speech Commands),
+returned as float32.
 
 Splits are voice-disjoint
     A voice *variant* is the speaker: the variants are shuffled (seeded) and dealt to train /
@@ -33,16 +35,40 @@ Noise (no noise recordings exist here: all noise is generated from the clip's se
     fillers: bed, bird, cat, ...) spoken by voices *of the same split* (so noise never leaks
     a voice across splits), each 0-6 dB down. Each clip draws one kind from ``noise_kinds``.
 
+The 12-class protocol
+    With ``unknown_fraction`` and ``silence_fraction`` > 0 (the card's default: 1/12 each,
+    as large as a keyword class) the corpus also holds ``_unknown_`` clips (one of 25 other
+    words, spoken like the keywords, by voices of the same split) and ``_silence_`` clips
+    (a background of one of ``noise_kinds`` alone, RMS U(silence_dbfs)): a spotter must
+    reject non-keywords and noise, not only tell keywords apart. Label order: the keywords,
+    then ``_unknown_``, then ``_silence_``.
+
+Training augmentation (training split only; validation and test stay as spoken)
+    Each of ``augment``'s pieces is applied to a training clip with probability
+    ``augment_prob``, drawn from the clip's own stream ``spawn_key=(1, i, 2)``, so switching
+    a piece off changes nothing else:
+    ``vtlp``: a vocal-tract-length perturbation factor U(vtlp_range) recorded per clip; the
+    front end warps its mel filters by it when it computes the clip's training features
+    (Jaitly & Hinton 2013) -- speakers with longer and shorter vocal tracts than espeak's;
+    ``reverb``: the clip convolved with the impulse response of a diffuse room (the direct
+    sound and an exponentially decaying Gaussian tail, -60 dB after RT60 ~ U(rt60_s), the
+    tail U(0, 12) dB below the direct sound), rescaled to the word's level;
+    ``channel``: after the noise, one of a telephone band (4th-order Butterworth,
+    300-3400 Hz), a cheap microphone's low-pass (6th order, 3-7 kHz), a high-pass (2nd
+    order, 100-500 Hz) or a spectral tilt (first-order pre-/de-emphasis, coefficient
+    U(-0.8, 0.8)), rescaled to the clip's RMS.
+
 Order of operations per clip: synthesize (22.05 kHz) -> trim to the word (-40 dB of the peak,
 5 ms margins) -> resample to 16 kHz (``scipy.signal.resample_poly``) -> scale to an RMS of
 ``level_dbfs`` -> place in the 1 s window, centred then shifted by U(-shift_s, shift_s) (kept
-inside the window; a word longer than the window is centre-cropped) -> add noise -> gain
-U(gain_db) -> round to 16 bits (clipping counted).
+inside the window; a word longer than the window is centre-cropped) -> reverb -> add noise
+-> channel -> gain U(gain_db) -> round to 16 bits (clipping counted).
 
 Determinism
     The plan (splits, clips) draws from ``SeedSequence(seed, spawn_key=(0,))``; clip ``i``'s
     augmentation from ``spawn_key=(1, i, 0)`` and its noise from ``(1, i, 1)``. The words
-    themselves depend only on their arguments (see :mod:`neuromem.data.synth`), so the same
+    themselves depend only on their arguments (see :mod:`neuromem.data.synth`); the
+    augmentation draws from ``(1, i, 2)``. So the same
     config gives bit-identical clips serially or in a process pool of any size. The clean and
     noisy corpora of one seed share clips, shifts and gains.
 
@@ -57,7 +83,6 @@ Cache
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -70,7 +95,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuromem._files import fsync_file, fsync_folder
+from neuromem._files import atomic_write
 from neuromem.data.noise import NOISE_KINDS, active_part, add_noise, make_noise
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import closest
@@ -89,11 +114,20 @@ FILLER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila
 SPLITS = ("train", "validation", "test")
 
 _FORMAT = "neuromem-synth-kws"
-_FORMAT_VERSION = 1          # bump when the generator changes what a config produces
+_FORMAT_VERSION = 2          # bump when the generator changes what a config produces
 _CHUNK_CLIPS = 50            # clips per pool task (results do not depend on it)
 _BANK_SIZE = 24              # babble words per split
 _TRIM_MARGIN_S = 0.005
-_N_RECORDS = 7               # per clip: shift_s, gain_db, snr_db, noise, clipped, word span
+_N_RECORDS = 10              # per clip: shift_s, gain_db, snr_db, noise, clipped, word span,
+                             # warp (VTLP), channel, rt60_s
+#: Extra classes of the Speech Commands 12-class protocol (after the keywords here).
+UNKNOWN, SILENCE = "_unknown_", "_silence_"
+#: Training augmentations a card can switch on (see the module docstring).
+AUGMENTATIONS = ("vtlp", "channel", "reverb")
+#: Channel colourings of the ``channel`` augmentation.
+CHANNELS = ("telephone", "lowpass", "highpass", "tilt")
+#: Voice families: every variant, the variants on espeak-ng's Klatt synthesizers, the others.
+FAMILIES = ("all", "klatt", "formant")
 
 
 def _tuple(value, name: str, kind) -> tuple:
@@ -157,12 +191,33 @@ class CorpusConfig:
     level_dbfs : float, dB re full scale
         RMS of the word before the gain.
     split_fractions : (float, float, float)
-        Fractions of the voice variants in train, validation and test (sum 1; train > 0).
+        Fractions of the voice variants in train, validation and test (sum 1; a corpus
+        for evaluation only may put everything in test).
     seed : int
         Seed of all draws (numpy SeedSequence).
     sample_rate_Hz : int, Hz
     duration_s : float, s
         Clip length.
+    family : str
+        Voice family of the variants: ``all``, ``klatt`` (the variants on espeak-ng's Klatt
+        synthesizers, :func:`~neuromem.data.synth.klatt_variants`) or ``formant`` (the
+        others): a family can be held out of training and tested on alone.
+    unknown_fraction, silence_fraction : float
+        Shares of the clips labelled ``_unknown_`` (one of `unknown_words`, spoken like the
+        keywords) and ``_silence_`` (background alone): the Speech Commands 12-class
+        protocol. 0 leaves the class out.
+    unknown_words : tuple of str
+        The non-keywords (default: Speech Commands' 25 other words).
+    silence_dbfs : (float, float), dB re full scale
+        RMS range of a ``_silence_`` clip's background before the gain (uniform).
+    augment : tuple of str
+        Training-split augmentations (:data:`AUGMENTATIONS`), each applied to a training
+        clip with probability `augment_prob`: ``vtlp`` (a warp factor in `vtlp_range` for
+        the front end's mel filters, :func:`neuromem.data.audio.vtlp_warp`), ``channel``
+        (one of :data:`CHANNELS`), ``reverb`` (a simulated room, RT60 in `rt60_s`).
+    augment_prob : float
+    vtlp_range : (float, float)
+    rt60_s : (float, float), s
     """
 
     words: tuple[str, ...] = KEYWORDS
@@ -171,7 +226,7 @@ class CorpusConfig:
     n_variants: int | None = None
     rates_wpm: tuple[int, ...] = (130, 155, 175, 200, 230)
     pitches: tuple[int, ...] = (30, 40, 50, 60, 70)
-    n_clips: int | None = 8000
+    n_clips: int | None = 9600
     snr_db: float | tuple[float, float] | None = None
     noise_kinds: tuple[str, ...] = NOISE_KINDS
     shift_s: float = 0.1
@@ -181,6 +236,22 @@ class CorpusConfig:
     seed: int = 0
     sample_rate_Hz: int = 16000
     duration_s: float = 1.0
+    family: str = "all"
+    unknown_fraction: float = 0.0834
+    unknown_words: tuple[str, ...] = FILLER_WORDS
+    silence_fraction: float = 0.0834
+    silence_dbfs: tuple[float, float] = (-65.0, -35.0)
+    augment: tuple[str, ...] = AUGMENTATIONS
+    augment_prob: float = 0.5
+    vtlp_range: tuple[float, float] = (0.85, 1.15)
+    rt60_s: tuple[float, float] = (0.15, 0.7)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The class names in label order: the words, then ``_unknown_`` and ``_silence_``
+        when the corpus has them."""
+        return (self.words + ((UNKNOWN,) if self.unknown_fraction > 0 else ())
+                + ((SILENCE,) if self.silence_fraction > 0 else ()))
 
     def __post_init__(self):
         from neuromem.data.synth import PITCH_RANGE, RATE_RANGE_WPM
@@ -222,10 +293,9 @@ class CorpusConfig:
         fr = self.split_fractions
         if (not isinstance(fr, (list, tuple)) or len(fr) != 3
                 or any(_number(f, "split_fractions") < 0 for f in fr)
-                or abs(sum(fr) - 1) > 1e-9 or fr[0] <= 0):
+                or abs(sum(fr) - 1) > 1e-9):
             raise ConfigError("expected three fractions >= 0 (train, validation, test) "
-                              f"summing to 1 with train > 0, got {fr!r}",
-                              key="split_fractions")
+                              f"summing to 1, got {fr!r}", key="split_fractions")
         put("split_fractions", tuple(float(f) for f in fr))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"expected an integer >= 0, got {self.seed!r}", key="seed")
@@ -237,6 +307,41 @@ class CorpusConfig:
         if not 0.1 <= duration <= 10:
             raise ConfigError(f"expected a value in [0.1, 10], got {duration}", key="duration_s")
         put("duration_s", duration)
+        if self.family not in FAMILIES:
+            raise ConfigError(f"unknown voice family {self.family!r}"
+                              f"{closest(str(self.family), FAMILIES)}; known: "
+                              f"{', '.join(FAMILIES)}", key="family")
+        for name in ("unknown_fraction", "silence_fraction", "augment_prob"):
+            value = _number(getattr(self, name), name)
+            if not 0 <= value <= 1:
+                raise ConfigError(f"expected a fraction in [0, 1], got {value}", key=name)
+            put(name, value)
+        if self.unknown_fraction + self.silence_fraction >= 1:
+            raise ConfigError("unknown_fraction + silence_fraction must leave room for the "
+                              f"keywords, got {self.unknown_fraction} + "
+                              f"{self.silence_fraction}", key="unknown_fraction")
+        put("unknown_words", _tuple(self.unknown_words, "unknown_words", str))
+        clash = set(self.unknown_words) & set(self.words)
+        if clash:
+            raise ConfigError(f"{', '.join(sorted(clash))} cannot be both a keyword and an "
+                              "unknown word", key="unknown_words")
+        put("silence_dbfs", _range(self.silence_dbfs, "silence_dbfs"))
+        augment = () if not self.augment else _tuple(self.augment, "augment", str)
+        for item in augment:
+            if item not in AUGMENTATIONS:
+                raise ConfigError(f"unknown augmentation {item!r}"
+                                  f"{closest(item, AUGMENTATIONS)}; known: "
+                                  f"{', '.join(AUGMENTATIONS)}", key="augment")
+        put("augment", augment)
+        lo, hi = _range(self.vtlp_range, "vtlp_range")
+        if lo <= 0:
+            raise ConfigError(f"expected warp factors > 0, got {[lo, hi]}", key="vtlp_range")
+        put("vtlp_range", (lo, hi))
+        lo, hi = _range(self.rt60_s, "rt60_s")
+        if lo <= 0 or hi > 3:
+            raise ConfigError(f"expected reverberation times in (0, 3] s, got {[lo, hi]}",
+                              key="rt60_s")
+        put("rt60_s", (lo, hi))
 
     @classmethod
     def from_mapping(cls, data, *, file=None) -> CorpusConfig:
@@ -251,6 +356,8 @@ class CorpusConfig:
                                   key=f"parameters.{key}")
             if value == "all" and key in ("variants", "n_variants", "n_clips", "accents"):
                 value = None
+            if key == "augment" and isinstance(value, str):
+                value = () if value in ("", "none") else tuple(value.split(","))
             values[key] = value
         try:
             return cls(**values)
@@ -310,7 +417,16 @@ class Corpus:
     clipped : ndarray of int64
         Samples clipped at 16-bit full scale.
     word_span : ndarray of int64, shape (n, 2)
-        Where the word is: samples ``[start, stop)`` of the clip (the active part of the SNR).
+        Where the word is: samples ``[start, stop)`` of the clip (the active part of the SNR;
+        ``[0, 0)`` for ``_silence_`` clips).
+    text : ndarray of str
+        What was spoken ("" for ``_silence_``): the keyword, or the unknown word.
+    warp : ndarray of float64
+        Vocal-tract-length perturbation factor for the front end's filters (1: none).
+    channel : ndarray of int64
+        Index into :data:`CHANNELS` of the channel colouring applied, -1 for none.
+    rt60_s : ndarray of float64
+        Reverberation time of the simulated room, NaN for none.
     sample_rate_Hz : int
     config : CorpusConfig
     path : Path or None
@@ -334,6 +450,10 @@ class Corpus:
     noise_kinds: tuple[str, ...]
     clipped: np.ndarray
     word_span: np.ndarray
+    text: np.ndarray
+    warp: np.ndarray
+    channel: np.ndarray
+    rt60_s: np.ndarray
     sample_rate_Hz: int
     config: CorpusConfig
     path: Path | None = None
@@ -343,11 +463,15 @@ class Corpus:
 
     def select(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """``(waveforms, labels)`` of one split."""
+        mask = self.mask(split)
+        return self.waveforms[mask], self.labels[mask]
+
+    def mask(self, split: str) -> np.ndarray:
+        """Boolean mask of one split's clips."""
         if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r}{closest(split, SPLITS)}; "
                               f"known: {', '.join(SPLITS)}", key="split")
-        mask = self.split == split
-        return self.waveforms[mask], self.labels[mask]
+        return self.split == split
 
 
 # ------------------------------------------------------------------------------ the clip plan
@@ -367,7 +491,8 @@ class _Plan:
     variants: tuple[str, ...]
     accents: tuple[str, ...]
     variant_split: np.ndarray            # split index of each variant
-    clips: np.ndarray                    # (n, 6): label, variant, accent, rate, pitch, split
+    clips: np.ndarray                    # (n, 7): label, variant, accent, rate, pitch, split,
+                                         # text (index into words + unknown_words; -1 silence)
     bank: tuple                          # per split: ((word, variant, accent, rate, pitch), ...)
 
 
@@ -381,7 +506,20 @@ def _resolve_voices(config: CorpusConfig) -> tuple[tuple[str, ...], tuple[str, .
         for item in chosen:
             if item not in have:
                 raise ConfigError(f"{item!r} is not installed{closest(item, have)}", key=name)
+    if config.family != "all":
+        klatt = set(synth.klatt_variants())
+        variants = tuple(v for v in variants if (v in klatt) == (config.family == "klatt"))
+        if not variants:
+            raise ConfigError(f"no voice variant of the {config.family!r} family among "
+                              "the chosen variants", key="family")
     return variants, accents
+
+
+def _class_counts(total: int, config: CorpusConfig) -> tuple[int, int, int]:
+    """(keyword, unknown, silence) clips among ``total``."""
+    n_unknown = int(round(config.unknown_fraction * total))
+    n_silence = int(round(config.silence_fraction * total))
+    return total - n_unknown - n_silence, n_unknown, n_silence
 
 
 def _plan(config: CorpusConfig) -> _Plan:
@@ -406,24 +544,45 @@ def _plan(config: CorpusConfig) -> _Plan:
     n_words, shape_rest = len(config.words), (len(accents), len(config.rates_wpm),
                                               len(config.pitches))
     if config.n_clips is None:
-        per_split = counts * n_words * int(np.prod(shape_rest))
+        keyword_share = 1.0 - config.unknown_fraction - config.silence_fraction
+        per_split = np.round(counts * n_words * int(np.prod(shape_rest))
+                             / keyword_share).astype(np.int64)
     else:
         per_split = _apportion(config.n_clips, counts)
+    unknown_label, silence_label = n_words, n_words + (config.unknown_fraction > 0)
     rows, offset = [], 0
     for s in range(3):
         members = np.flatnonzero(variant_split == s)
-        labels = (np.arange(per_split[s]) + offset) % n_words
-        offset += per_split[s]
+        n_kw, n_unknown, n_silence = _class_counts(int(per_split[s]), config)
+        labels = (np.arange(n_kw) + offset) % n_words
+        offset += n_kw
         cells = []
         shape = (members.size, *shape_rest)
         size = int(np.prod(shape))
-        for w in range(n_words):
-            k = int(np.sum(labels == w))
+
+        def combos(k):
+            if k == 0:
+                return (np.zeros(0, np.int64),) * 4
             pick = np.concatenate([rng.permutation(size) for _ in range(k // size)]
                                   + [rng.choice(size, k % size, replace=False)])
             v, a, r, p = np.unravel_index(pick.astype(np.int64), shape)
-            cells.append(np.column_stack([np.full(k, w), members[v], a, r, p, np.full(k, s)]))
-        block = np.concatenate(cells) if cells else np.zeros((0, 6), np.int64)
+            return members[v], a, r, p
+
+        for w in range(n_words):
+            k = int(np.sum(labels == w))
+            v, a, r, p = combos(k)
+            cells.append(np.column_stack([np.full(k, w), v, a, r, p, np.full(k, s),
+                                          np.full(k, w)]))
+        if n_unknown:
+            v, a, r, p = combos(n_unknown)
+            text = n_words + rng.integers(len(config.unknown_words), size=n_unknown)
+            cells.append(np.column_stack([np.full(n_unknown, unknown_label), v, a, r, p,
+                                          np.full(n_unknown, s), text]))
+        if n_silence:
+            v, a, r, p = combos(n_silence)
+            cells.append(np.column_stack([np.full(n_silence, silence_label), v, a, r, p,
+                                          np.full(n_silence, s), np.full(n_silence, -1)]))
+        block = np.concatenate(cells) if cells else np.zeros((0, 7), np.int64)
         rows.append(block[rng.permutation(len(block))])
     bank = []
     for s in range(3):
@@ -471,43 +630,96 @@ def _word(word: str, accent: str, variant: str, rate_wpm: int, pitch: int,
     return x
 
 
+def _channel(x: np.ndarray, kind: str, rng: np.random.Generator, fs: int) -> np.ndarray:
+    """A colouring of the channel (microphone, line): see the module docstring."""
+    from scipy.signal import butter, lfilter, sosfilt
+
+    nyquist = fs / 2
+    if kind == "telephone":
+        sos = butter(4, [300.0, min(3400.0, 0.9 * nyquist)], btype="bandpass", fs=fs,
+                     output="sos")
+    elif kind == "lowpass":
+        sos = butter(6, min(rng.uniform(3000.0, 7000.0), 0.9 * nyquist), fs=fs, output="sos")
+    elif kind == "highpass":
+        sos = butter(2, rng.uniform(100.0, 500.0), btype="highpass", fs=fs, output="sos")
+    else:                                   # tilt: first-order pre- or de-emphasis
+        return lfilter([1.0, -rng.uniform(-0.8, 0.8)], [1.0], x)
+    return sosfilt(sos, x)
+
+
+def _room(n_taps: int, rt60_s: float, rng: np.random.Generator, fs: int) -> np.ndarray:
+    """Impulse response of a diffuse room: the direct sound (1 at t = 0) and an
+    exponentially decaying Gaussian tail (-60 dB after ``rt60_s``) whose energy sits
+    U(0, 12) dB below the direct sound's."""
+    t = np.arange(1, n_taps) / fs
+    tail = rng.standard_normal(n_taps - 1) * np.exp(-3.0 * math.log(10.0) * t / rt60_s)
+    tail *= 10 ** (-rng.uniform(0.0, 12.0) / 20) / math.sqrt(float(np.sum(tail ** 2)))
+    return np.concatenate([[1.0], tail])
+
+
 def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, clips: np.ndarray):
     """Render clips ``first, first + 1, ...`` (rows of the plan): int16 audio and records."""
+    from scipy.signal import fftconvolve
+
     fs = config.sample_rate_Hz
     n = int(round(config.duration_s * fs))
+    texts = config.words + config.unknown_words
     audio = np.zeros((len(clips), n), np.int16)
     records = np.zeros((len(clips), _N_RECORDS))
-    for j, (label, v, a, r, p, s) in enumerate(clips):
-        aug, noise_rng = (np.random.default_rng(np.random.SeedSequence(
-            config.seed, spawn_key=(1, first + j, stream))) for stream in (0, 1))
+    for j, (label, v, a, r, p, s, text) in enumerate(clips):
+        aug, noise_rng, extra = (np.random.default_rng(np.random.SeedSequence(
+            config.seed, spawn_key=(1, first + j, stream))) for stream in (0, 1, 2))
         shift, gain, u = aug.uniform(-1, 1), aug.uniform(*config.gain_db), aug.uniform()
         kind = int(aug.integers(len(config.noise_kinds)))
-        word = _word(config.words[label], accents[a], variants[v], config.rates_wpm[r],
-                     config.pitches[p], fs, config.level_dbfs)
-        if word.size > n:
-            cut = (word.size - n) // 2
-            word, start, centre = word[cut:cut + n], 0, 0
-        else:
-            centre = (n - word.size) // 2
-            start = min(max(centre + int(round(shift * config.shift_s * fs)), 0), n - word.size)
         clean = np.zeros(n)
-        clean[start:start + word.size] = word
+        start = centre = stop = 0
+        if text >= 0:
+            word = _word(texts[text], accents[a], variants[v], config.rates_wpm[r],
+                         config.pitches[p], fs, config.level_dbfs)
+            if word.size > n:
+                cut = (word.size - n) // 2
+                word, start, centre = word[cut:cut + n], 0, 0
+            else:
+                centre = (n - word.size) // 2
+                start = min(max(centre + int(round(shift * config.shift_s * fs)), 0),
+                            n - word.size)
+            stop = start + word.size
+            clean[start:stop] = word
+        # training augmentation (own stream: clips, shifts and noise stay as without it)
+        chosen = {name for name in config.augment if s == 0
+                  and extra.uniform() < config.augment_prob}
+        warp = extra.uniform(*config.vtlp_range) if "vtlp" in chosen else 1.0
+        rt60 = extra.uniform(*config.rt60_s) if "reverb" in chosen else math.nan
+        channel = int(extra.integers(len(CHANNELS))) if "channel" in chosen else -1
+        if "reverb" in chosen and stop > start:
+            room = _room(int(min(1.2 * rt60, config.duration_s) * fs), rt60, extra, fs)
+            wet = fftconvolve(clean, room)[:n]
+            clean = wet * math.sqrt(np.mean(clean[start:stop] ** 2)
+                                    / max(np.mean(wet[start:stop] ** 2), 1e-30))
+        babble = ()
+        if config.noise_kinds[kind] == "babble" and (config.snr_db is not None or text < 0):
+            babble = [_word(w, accents[ba], variants[bv], config.rates_wpm[br],
+                            config.pitches[bp], fs, config.level_dbfs)
+                      for w, bv, ba, br, bp in bank[s]]
         y, snr, kind_id = clean, math.nan, -1
-        if config.snr_db is not None:
+        if text < 0:                        # _silence_: background alone, at a drawn level
+            noise = make_noise(config.noise_kinds[kind], n, noise_rng, fs, babble)
+            y = noise * 10 ** ((config.silence_dbfs[0] + u * (config.silence_dbfs[1]
+                                                             - config.silence_dbfs[0])) / 20)
+            kind_id = kind
+        elif config.snr_db is not None:
             lo, hi = config.snr_db if isinstance(config.snr_db, tuple) else (config.snr_db,) * 2
             snr, kind_id = lo + u * (hi - lo), kind
-            babble = ()
-            if config.noise_kinds[kind] == "babble":
-                babble = [_word(w, accents[ba], variants[bv], config.rates_wpm[br],
-                                config.pitches[bp], fs, config.level_dbfs)
-                          for w, bv, ba, br, bp in bank[s]]
             noise = make_noise(config.noise_kinds[kind], n, noise_rng, fs, babble)
-            y = add_noise(clean, noise, snr, noise_rng, active=slice(start, start + word.size))
+            y = add_noise(clean, noise, snr, noise_rng, active=slice(start, stop))
+        if channel >= 0:
+            coloured = _channel(y, CHANNELS[channel], extra, fs)
+            y = coloured * math.sqrt(np.mean(y ** 2) / max(np.mean(coloured ** 2), 1e-30))
         scaled = np.round(y * 10 ** (gain / 20) * 32768.0)
         over = (scaled > 32767) | (scaled < -32768)
         audio[j] = np.clip(scaled, -32768, 32767).astype(np.int16)
         records[j] = ((start - centre) / fs, gain, snr, kind_id, int(over.sum()), start,
-                      start + word.size)
+                      stop, warp, channel, rt60)
     return first, audio, records
 
 
@@ -581,7 +793,8 @@ def _corpus(config, variants, accents, clips, audio, records, path=None) -> Corp
     waveforms = audio.astype(np.float32)
     waveforms *= np.float32(1 / 32768)
     as_int = functools.partial(np.asarray, dtype=np.int64)
-    return Corpus(waveforms=waveforms, labels=as_int(clips[:, 0]), label_names=config.words,
+    return Corpus(waveforms=waveforms, labels=as_int(clips[:, 0]),
+                  label_names=config.label_names,
                   split=np.asarray(SPLITS)[clips[:, 5]], voice=as_int(clips[:, 1]),
                   voices=tuple(variants), accent=as_int(clips[:, 2]), accents=tuple(accents),
                   rate_wpm=as_int(np.asarray(config.rates_wpm)[clips[:, 3]]),
@@ -590,6 +803,10 @@ def _corpus(config, variants, accents, clips, audio, records, path=None) -> Corp
                   snr_db=records[:, 2].copy(), noise=as_int(records[:, 3]),
                   noise_kinds=config.noise_kinds, clipped=as_int(records[:, 4]),
                   word_span=as_int(records[:, 5:7]),
+                  text=np.asarray([""] + list(config.words + config.unknown_words))[
+                      clips[:, 6] + 1],
+                  warp=records[:, 7].copy(), channel=as_int(records[:, 8]),
+                  rt60_s=records[:, 9].copy(),
                   sample_rate_Hz=config.sample_rate_Hz, config=config, path=path)
 
 
@@ -620,28 +837,19 @@ def _write_cache(path: Path, variants, accents, clips: np.ndarray, audio: np.nda
                  records: np.ndarray, described: str) -> None:
     import h5py
 
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"], f.attrs["format_version"] = _FORMAT, _FORMAT_VERSION
-            f.attrs["config"] = described
-            rows = min(len(audio), 64) or 1
-            f.create_dataset("audio", data=audio, chunks=(rows, audio.shape[1]),
-                             compression="gzip", compression_opts=1, shuffle=True,
-                             fletcher32=True)
-            f.create_dataset("clips", data=clips, fletcher32=True, chunks=True)
-            f.create_dataset("records", data=records, fletcher32=True, chunks=True)
-            strings = h5py.string_dtype()
-            for name, names in (("voices", variants), ("accents", accents)):
-                f.create_dataset(name, data=np.asarray(names, dtype=object), dtype=strings)
-            f.attrs["complete"] = True
-        fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_folder(path.parent)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"], f.attrs["format_version"] = _FORMAT, _FORMAT_VERSION
+        f.attrs["config"] = described
+        rows = min(len(audio), 64) or 1
+        f.create_dataset("audio", data=audio, chunks=(rows, audio.shape[1]),
+                         compression="gzip", compression_opts=1, shuffle=True,
+                         fletcher32=True)
+        f.create_dataset("clips", data=clips, fletcher32=True, chunks=True)
+        f.create_dataset("records", data=records, fletcher32=True, chunks=True)
+        strings = h5py.string_dtype()
+        for name, names in (("voices", variants), ("accents", accents)):
+            f.create_dataset(name, data=np.asarray(names, dtype=object), dtype=strings)
+        f.attrs["complete"] = True
 
 
 def _read_cache(path: Path, config: CorpusConfig, described: str) -> Corpus:
@@ -665,7 +873,7 @@ def _read_cache(path: Path, config: CorpusConfig, described: str) -> Corpus:
         raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
     n = int(round(config.duration_s * config.sample_rate_Hz))
     if (audio.dtype != np.int16 or audio.ndim != 2 or audio.shape[1] != n
-            or clips.shape != (len(audio), 6) or records.shape != (len(audio), _N_RECORDS)):
+            or clips.shape != (len(audio), 7) or records.shape != (len(audio), _N_RECORDS)):
         raise DataError(f"{path}: arrays of inconsistent shapes")
     return _corpus(config, variants, accents, clips, audio, records, path=path)
 

@@ -47,7 +47,7 @@ import numpy as np
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import closest
 
-__all__ = ["synthesize", "english_accents", "voice_variants", "espeak_version",
+__all__ = ["synthesize", "english_accents", "voice_variants", "klatt_variants", "espeak_version",
            "RATE_RANGE_WPM", "PITCH_RANGE", "MAX_TEXT_CHARS"]
 
 #: Speaking rates espeak-ng accepts, in words per minute (inclusive).
@@ -169,6 +169,20 @@ def voice_variants() -> tuple[str, ...]:
     if not names:
         raise DataError(f"no voice variants in {folder}")
     return names
+
+
+@functools.cache
+def klatt_variants() -> tuple[str, ...]:
+    """The voice variants that speak through one of espeak-ng's Klatt synthesizers (their
+    file sets ``klatt N``; 19 of espeak-ng 1.52's 104): a voice family of its own, with a
+    different source and filter model from the default formant synthesizer."""
+    folder = _data_path() / "voices" / "!v"
+    found = []
+    for name in voice_variants():
+        text = (folder / name).read_text(encoding="utf-8", errors="replace")
+        if any(line.split()[:1] == ["klatt"] for line in text.splitlines()):
+            found.append(name)
+    return tuple(found)
 
 
 def _check_voice(accent: str, variant: str | None) -> str:

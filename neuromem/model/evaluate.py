@@ -91,6 +91,8 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
         raise DataError(f"the {data.dataset} dataset has no {split} samples to evaluate")
     described.update({"dataset": data.dataset, "kind": kind, "split": split,
                       "agc_dbfs": kws.level_dbfs if gain else None})
+    flat = kws.features_from_logmel(logmel)
+    described["_baselines"] = flat
     return kws.rates_from_logmel(logmel), labels, bad, described, own, \
         float(kws.features.max_rate_Hz)
 
@@ -145,6 +147,12 @@ def evaluate(model, dataset=None, *, data_dir=None, split="test", data_overrides
         rates, names, bad, described, own, max_rate = _digits_data(model, dataset, split,
                                                                    overrides)
     y = _match_labels(names, model.labels)
+    flat = described.pop("_baselines", None)
+    baselines = {}
+    if flat is not None and isinstance(model.inputs.get("baselines"), dict):
+        from neuromem.tasks.kws import baseline_predict
+        baselines = {f"{name}_accuracy": float(np.mean(p == y)) for name, p in
+                     baseline_predict(model.inputs["baselines"], flat).items()}
     replay = own and split == "test" and model.test_sample_offset >= 0
     pred = model.predict_rates(rates, sample_offset=model.test_sample_offset if replay
                                else None)
@@ -159,6 +167,9 @@ def evaluate(model, dataset=None, *, data_dir=None, split="test", data_overrides
             per_label[name] = {"n": int(sel.sum()),
                                "accuracy": float(np.mean(pred.index[sel] == k))}
     accepted = pred.decision >= 0
+    from neuromem.tasks.kws import keyword_metrics
+    protocol = keyword_metrics(pred.decision, y, model.labels, pred.scores) \
+        if model.task == "kws" else {}
     section = build(EnergySection, model.cards["resolved"]["energy"], file=model.path,
                     section="cards.energy")
     layer = model.network.layer
@@ -180,7 +191,8 @@ def evaluate(model, dataset=None, *, data_dir=None, split="test", data_overrides
         "model": str(model.path), "task": model.task, **described,
         "device": model.device.name, "transfer": model.transfer, "age_s": model.age_s,
         "n_samples": int(len(y)), "n_clips": int(len(y)) if model.task == "kws" else None,
-        "accuracy": acc, "mac_accuracy": acc_mac, "per_label": per_label,
+        "accuracy": acc, "mac_accuracy": acc_mac, **protocol, **baselines,
+        "per_label": per_label,
         "labels": list(model.labels), "confusion_columns": [*model.labels, "none"],
         "confusion": conf.tolist(),
         "rejected_fraction": float(1.0 - accepted.mean()),

@@ -55,11 +55,16 @@ class KWSInputs:
             return np.zeros((0, fe.n_frames, fe.n_mels), np.float32)
         return np.stack([extract(x, sr, fe) for x, sr in zip(waves, rates_Hz)])
 
-    def rates_from_logmel(self, logmel: np.ndarray) -> np.ndarray:
-        from neuromem.tasks.kws import flat_features, rates_from_features
-        flat = flat_features(logmel, self.normalizer["mean"], self.normalizer["std"],
+    def features_from_logmel(self, logmel: np.ndarray) -> np.ndarray:
+        """The standardised, binned features (what the baselines see)."""
+        from neuromem.tasks.kws import flat_features
+        return flat_features(logmel, self.normalizer["mean"], self.normalizer["std"],
                              self.features)
-        return rates_from_features(flat, self.normalizer, self.features)
+
+    def rates_from_logmel(self, logmel: np.ndarray) -> np.ndarray:
+        from neuromem.tasks.kws import rates_from_features
+        return rates_from_features(self.features_from_logmel(logmel), self.normalizer,
+                                   self.features)
 
     def rates(self, x, sample_rate_Hz=None) -> np.ndarray:
         """Rates of clips through the training path exactly (no automatic gain: see
@@ -139,8 +144,8 @@ class KWSInputs:
     def stream(self, x, sample_rate_Hz=None, *, scores: bool = False) -> dict:
         """Detections in a long recording (see :func:`neuromem.model.audio.stream_segments`).
 
-        A word becomes a detection when its answer is a keyword with at least
-        ``min_confidence``; each detection has its onset and end (s), label, confidence and
+        A word becomes a detection when its answer is a keyword (not ``_unknown_`` or
+        ``_silence_``) with at least ``min_confidence``; each detection has its onset and end (s), label, confidence and
         spike counts. With ``scores`` the answer of every window (classified as a clip, the
         training path) is returned too: the score track of a plot.
         """
@@ -168,8 +173,8 @@ class KWSInputs:
             for i, s in enumerate(segs):
                 rec = {"start_s": s.start / sr_fe, "stop_s": s.stop / sr_fe, **pred.record(i)}
                 words.append(rec)
-                if rec["label"] != "none":
-                    detections.append(rec)
+                if rec["label"] != "none" and not rec["label"].startswith("_"):
+                    detections.append(rec)      # _unknown_ / _silence_ are no detections
         out = {"duration_s": y.shape[0] / sr_fe, "window_s": window_s, "hop_s": ro.hop_s,
                "n_windows": len(starts), "words": words, "detections": detections,
                "labels": list(self.model.labels), "events": events}

@@ -49,6 +49,10 @@ class KWSData:
                           "(absent = the card's: clean)")
     max_train: int = param(0, kind=int, doc="use at most this many training clips (0 = all)",
                            check=at_least(0))
+    family: str = param("", kind=str, doc="synth_kws: voice family (all, klatt, formant; "
+                        "empty = the card's)")
+    augment: str = param("card", kind=str, doc="synth_kws: training augmentations, comma "
+                         "separated (vtlp, channel, reverb), 'none', or 'card' = the card's")
     cache_dir: str = param("", kind=str, doc="corpus cache folder (default $NEUROMEM_CACHE or "
                            "~/.cache/neuromem)")
 
@@ -65,6 +69,8 @@ class KWSFeatures:
     t_present_s: float = param(0.5, unit="s", doc="presentation of one clip", check=positive)
     dt_s: float = param(0.001, unit="s", doc="time step", check=positive)
     bias: bool = param(True, kind=bool, doc="add an always-on bias row at max_rate_Hz / 2")
+    deltas: bool = param(False, kind=bool, doc="add rows for the change of each mel channel "
+                         "from one time bin to the next")
     lower_pct: float = param(1.0, doc="percentile of a feature mapped to rate 0",
                              check=nonnegative)
     upper_pct: float = param(99.0, doc="percentile mapped to max_rate_Hz", check=positive)
@@ -135,12 +141,17 @@ def _load_audio(data: KWSData, card_path, params: dict, progress: bool, *, kind=
             corpus_params["n_clips"] = data.n_clips
         if data.snr_db is not None:
             corpus_params["snr_db"] = data.snr_db
+        if data.family:
+            corpus_params["family"] = data.family
+        if data.augment != "card":
+            corpus_params["augment"] = data.augment
         config = CorpusConfig.from_mapping(corpus_params, file=card_path)
         corpus = load_corpus(config, cache_dir=data.cache_dir or None, progress=progress)
         out = {}
         for split in splits:
-            x, y = corpus.select(split)
-            out[split] = (x, y, corpus.sample_rate_Hz)
+            mask = corpus.mask(split)
+            out[split] = (corpus.waveforms[mask], corpus.labels[mask], corpus.sample_rate_Hz,
+                          corpus.warp[mask])
         return out, tuple(corpus.label_names), {"corpus": config.to_dict(),
                                                 "cache": str(corpus.path)}
     if kind in ("speech_commands", "folder"):
@@ -175,10 +186,12 @@ def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: di
     labels = {}
     for split, item in audio.items():
         if isinstance(item, tuple):
-            x, y, sr = item
+            x, y, sr = item[:3]
+            warp = item[3] if len(item) > 3 else np.ones(len(x))
             if split == "train" and data.max_train:
                 x, y = x[:data.max_train], y[:data.max_train]
-            logmel[split] = np.stack([extract(clip, sr, frontend) for clip in x]) if len(x) \
+            logmel[split] = np.stack([extract(clip, sr, frontend, warp=w)
+                                      for clip, w in zip(x, warp)]) if len(x) \
                 else np.zeros((0, frontend.n_frames, frontend.n_mels), np.float32)
             labels[split] = np.asarray(y, dtype=np.int64)
         else:
@@ -208,7 +221,7 @@ def _training_level(item, frontend, max_train: int, n: int = 300) -> float:
     from neuromem.data.audio import speech_level_dbfs
 
     if isinstance(item, tuple):
-        x, _, sr = item
+        x, _, sr = item[:3]
         levels = [speech_level_dbfs(c, sr, frontend) for c in x[:n]]
     else:
         levels = [speech_level_dbfs(*item.read(i), frontend)
@@ -222,6 +235,8 @@ def flat_features(logmel: np.ndarray, mean, std, feat: KWSFeatures) -> np.ndarra
     from neuromem.data.audio import normalize_channels
 
     binned = _bin_frames(normalize_channels(logmel, mean, std), feat.time_bins)
+    if feat.deltas:
+        binned = np.concatenate([binned, np.diff(binned, axis=1)], axis=1)
     return binned.reshape(len(binned), -1)
 
 
@@ -238,11 +253,93 @@ def rates_from_features(flat: np.ndarray, normalizer: dict, feat: KWSFeatures) -
 
 def baseline_accuracy(fs: KWSFeatureSet, seed: int = 0) -> float:
     """Logistic regression on the same (standardised, binned) features and split."""
-    from sklearn.linear_model import LogisticRegression
+    return baseline_predictions(fs, "logistic", seed)[1]
 
-    clf = LogisticRegression(max_iter=3000, C=1.0, random_state=seed)
+
+#: The non-spiking baselines on the same features and split.
+BASELINES = ("logistic", "mlp")
+
+
+def baseline_predictions(fs: KWSFeatureSet, kind: str, seed: int = 0):
+    """(classifier, test accuracy) of a scikit-learn baseline on the same features and split:
+    ``logistic`` (multinomial logistic regression, what the one-layer delta rule follows) or
+    ``mlp`` (one hidden layer of 256 ReLU units, Adam, early stopping on 10 % of the training
+    split: the gap of the one-layer SNN to a small ANN)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    if kind == "logistic":
+        clf = LogisticRegression(max_iter=3000, C=1.0, random_state=seed)
+    elif kind == "mlp":
+        clf = MLPClassifier((256,), alpha=1e-3, early_stopping=True, max_iter=200,
+                            random_state=seed)
+    else:
+        raise ConfigError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}",
+                          key="baseline")
     clf.fit(fs.features["train"], fs.labels["train"])
-    return float(clf.score(fs.features["test"], fs.labels["test"]))
+    return clf, float(clf.score(fs.features["test"], fs.labels["test"]))
+
+
+def baseline_tree(logistic, mlp) -> dict:
+    """The fitted baselines' parameters, kept in the model file so that ``neuromem evaluate``
+    scores them on any data beside the SNN."""
+    return {"logistic": {"coef": logistic.coef_, "intercept": logistic.intercept_,
+                         "classes": logistic.classes_.astype(np.int64)},
+            "mlp": {"W0": mlp.coefs_[0], "b0": mlp.intercepts_[0], "W1": mlp.coefs_[1],
+                    "b1": mlp.intercepts_[1], "classes": mlp.classes_.astype(np.int64)}}
+
+
+def baseline_predict(tree: dict, features: np.ndarray) -> dict:
+    """Class indices the stored baselines give ``features`` (what scikit-learn's
+    ``predict`` returns: the argmax of the decision function; ReLU hidden layer for the
+    MLP)."""
+    x = np.asarray(features, dtype=np.float64)
+    out = {}
+    lr = tree.get("logistic")
+    if lr is not None:
+        z = x @ np.asarray(lr["coef"]).T + np.asarray(lr["intercept"])
+        classes = np.asarray(lr["classes"])
+        out["logistic"] = classes[(z > 0).astype(np.int64).ravel()] if z.shape[1] == 1 \
+            else classes[z.argmax(axis=1)]
+    mlp = tree.get("mlp")
+    if mlp is not None:
+        h = np.maximum(x @ np.asarray(mlp["W0"]) + np.asarray(mlp["b0"]), 0.0)
+        z = h @ np.asarray(mlp["W1"]) + np.asarray(mlp["b1"])
+        classes = np.asarray(mlp["classes"])
+        out["mlp"] = classes[(z > 0).astype(np.int64).ravel()] if z.shape[1] == 1 \
+            else classes[z.argmax(axis=1)]
+    return out
+
+
+def keyword_metrics(pred: np.ndarray, labels: np.ndarray, label_names, scores=None) -> dict:
+    """Accuracy in the Speech Commands protocol terms.
+
+    Classes whose name starts with ``_`` (``_unknown_``, ``_silence_``) are non-keywords.
+    ``accuracy_10`` is the accuracy on keyword clips when the answer is restricted to the
+    keywords (argmax of ``scores`` over keyword classes; without scores, the prediction
+    itself); ``false_accept`` the fraction of non-keyword clips answered with a keyword;
+    ``false_reject`` the fraction of keyword clips answered with a non-keyword or not at all
+    (``pred < 0``). Without non-keyword classes the three are the plain accuracy, None and
+    the silent fraction.
+    """
+    names = list(label_names)
+    is_kw = np.array([not n.startswith("_") for n in names])
+    kw_clip = is_kw[labels]
+    out = {"accuracy_10": None, "false_accept": None, "false_reject": None}
+    if kw_clip.any():
+        if scores is not None:
+            restricted = np.where(is_kw[None, :], scores, -np.inf).argmax(axis=1)
+            silent = scores.sum(axis=1) == 0 if np.all(scores >= 0) else np.zeros(len(pred),
+                                                                                  bool)
+            restricted[silent] = -1
+        else:
+            restricted = pred
+        out["accuracy_10"] = float(np.mean(restricted[kw_clip] == labels[kw_clip]))
+        answered_kw = (pred >= 0) & is_kw[np.maximum(pred, 0)]
+        out["false_reject"] = float(np.mean(~answered_kw[kw_clip]))
+        if (~kw_clip).any():
+            out["false_accept"] = float(np.mean(answered_kw[~kw_clip]))
+    return out
 
 
 def build_sections(data: dict, file=None):
@@ -307,7 +404,11 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         val = net.run(fs.rates["validation"])
         val_acc = float(np.mean(_class_counts(val.counts, k).argmax(axis=1)
                                 == fs.labels["validation"]))
-    base = baseline_accuracy(fs, seed)
+    lr_clf, base = baseline_predictions(fs, "logistic", seed)
+    t_mlp = time.perf_counter()
+    mlp_clf, mlp = baseline_predictions(fs, "mlp", seed)
+    t_mlp = time.perf_counter() - t_mlp
+    protocol = keyword_metrics(pred, y_te, fs.label_names, class_counts)
     # the same weights as a DAC -> crossbar -> ADC accelerator on the same test inputs
     y_mac, mac_counts, xbar = mac_mode(layer, fs.rates["test"] / feat.max_rate_Hz, energy_s,
                                        np.random.default_rng(mac_seq))
@@ -321,10 +422,12 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     wall = time.perf_counter() - t0
     conf = confusion(y_te, pred, n_classes)  # last column: silent clips (no answer)
     metrics = {
-        "accuracy": acc, "baseline_accuracy": base, "validation_accuracy": val_acc,
+        "accuracy": acc, "baseline_accuracy": base, "mlp_accuracy": mlp,
+        "validation_accuracy": val_acc, **protocol,
         "n_train": int(len(fs.labels["train"])), "n_test": int(len(y_te)),
         "n_classes": n_classes, "n_rows": n_rows, "wall_s": wall, "features_s": t_features,
-        "learn_s": t_learn, "inference_s": t_inf, "seed": seed, "device": device.name,
+        "learn_s": t_learn, "inference_s": t_inf, "mlp_s": t_mlp, "seed": seed,
+        "device": device.name,
         "dataset": dset.dataset, "snr_db": dset.snr_db, "mac_accuracy": acc_mac,
         "energy_tech": energy_s.tech, "spiking_energy_per_inference_J": e_sum["spiking_J"],
         "mac_energy_per_inference_J": e_sum["mac_J"],
@@ -336,8 +439,10 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              ("crossbar", f"{n_rows} rows x {n_out} columns ({net_s.mapping}, "
                           f"{k} neuron(s) per keyword)"),
              ("train / test clips", f"{metrics['n_train']} / {metrics['n_test']}"),
-             ("SNN accuracy", f"{100 * acc:.2f} %"),
-             ("baseline (logistic regression)", f"{100 * base:.2f} %"),
+             (f"SNN accuracy ({n_classes}-way)", f"{100 * acc:.2f} %"),
+             *_protocol_rows(protocol, n_classes),
+             ("baseline: logistic regression", f"{100 * base:.2f} %"),
+             ("baseline: MLP (256 hidden)", f"{100 * mlp:.2f} %"),
              (f"MAC mode ({energy_s.dac_bits}b DAC, {energy_s.adc_bits}b ADC)",
               f"{100 * acc_mac:.2f} %"),
              (f"energy / inference ({energy_s.tech})",
@@ -369,9 +474,18 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                                 "temperature": delta.temperature, **to_plain(readout)},
                        inputs={"kind": "kws_audio", "dataset_kind": kind_of(card, dset),
                                **{k: (np.asarray(v) if np.ndim(v) else float(v))
-                                  for k, v in fs.normalizer.items()}})
+                                  for k, v in fs.normalizer.items()},
+                               "baselines": baseline_tree(lr_clf, mlp_clf)})
     return TaskResult("kws", metrics, cards, {"train": train_events, "test": test.events},
                       state, table, raster, extra, model=model)
+
+
+def _protocol_rows(protocol: dict, n_classes: int) -> list:
+    if protocol["false_accept"] is None:
+        return []
+    return [("SNN accuracy (10 keywords)", f"{100 * protocol['accuracy_10']:.2f} %"),
+            ("false accept / false reject", f"{100 * protocol['false_accept']:.1f} % / "
+                                            f"{100 * protocol['false_reject']:.1f} %")]
 
 
 def kind_of(card: dict, dset: KWSData) -> str:
