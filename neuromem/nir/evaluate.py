@@ -43,7 +43,8 @@ def evaluate_nir(graph_or_path, device, rates, labels, *, neuron_labels=None,
     """
     from neuromem.energy.neurobench import neurobench_metrics
     from neuromem.nir.importer import from_nir
-    from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+    from neuromem.tasks._common import compare_modes
+    from neuromem.tasks.compare import EnergySection
 
     net = from_nir(graph_or_path, device, seed=seed, **from_nir_kw)
     rates = np.ascontiguousarray(rates, dtype=np.float64)
@@ -58,23 +59,18 @@ def evaluate_nir(graph_or_path, device, rates, labels, *, neuron_labels=None,
     acc = float(np.mean(pred == labels))
     full = net._rates(rates)                      # with the bias row, if any
     scale = float(max_rate_Hz if max_rate_Hz else max(full.max(), 1e-12))
+    mac_inputs = np.clip(full / scale, 0.0, 1.0)
     ss = np.random.SeedSequence(seed)
     mac_rng = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(3,)))
-    y_mac, mac_counts, xbar = mac_mode(net.layer, np.clip(full / scale, 0.0, 1.0), section,
-                                       mac_rng)
-    winner = np.argmax(y_mac, axis=1)
-    pred_mac = winner if nl is None else np.asarray(nl)[winner]
-    acc_mac = float(np.mean(pred_mac == labels))
-    inputs = energy_inputs(layer=net.layer, xbar=xbar, test_events=run.events,
-                           mac_counts=mac_counts, n_test=len(labels), dt_s=net.dt_s,
-                           section=section, acc_spiking=acc, acc_mac=acc_mac)
-    summary = energy_summary(inputs, net.layer.device, section.tech)
+    label_of = np.arange(net.layer.n_out) if nl is None else np.asarray(nl)
+    modes = compare_modes(net.layer, mac_inputs, labels,
+                          read_mac=lambda y: label_of[np.argmax(y, axis=1)], accuracy=acc,
+                          test_events=run.events, dt_s=net.dt_s, section=section,
+                          device=net.layer.device, rng=mac_rng)
     out = {"device": getattr(net.layer.device, "kind", ""), "n_samples": int(len(labels)),
-           "accuracy": {"spiking": acc, "mac": acc_mac},
-           "energy_per_inference_J": {"spiking": summary["spiking_J"],
-                                      "mac": summary["mac_J"]},
-           "tech": section.tech, "energy_inputs": inputs, "summary": summary}
+           "accuracy": {"spiking": acc, "mac": modes.mac_accuracy},
+           "energy_per_inference_J": {"spiking": modes.spiking_J, "mac": modes.mac_J},
+           "tech": section.tech, "energy_inputs": modes.inputs, "summary": modes.summary}
     if neurobench:
-        out["neurobench"] = neurobench_metrics(net, rates, run=run,
-                                               mac_inputs=np.clip(full / scale, 0.0, 1.0))
+        out["neurobench"] = neurobench_metrics(net, rates, run=run, mac_inputs=mac_inputs)
     return out
