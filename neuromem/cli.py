@@ -419,12 +419,11 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from neuromem.nir import export_result_to_nir
+    from neuromem._files import check_output_file
+    from neuromem.nir import export_model
 
-    out = Path(args.output)
-    if not out.parent.exists():
-        raise ConfigError(f"output folder does not exist: {out.parent}", key="-o")
-    export_result_to_nir(args.model, out)
+    out = check_output_file(Path(args.output))
+    export_model(args.model, out)
     print(f"wrote {out}")
     return 0
 
@@ -545,8 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("export", help="a trained network (result file) as a NIR graph")
-    p.add_argument("model", help="result file of neuromem run NAME -o R.h5")
+    p = sub.add_parser("export", help="a trained model as a NIR graph")
+    p.add_argument("model", help="result file with a model (neuromem run NAME -o MODEL.h5)")
     p.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
     p.set_defaults(func=cmd_export)
     _debug_everywhere(parser)

@@ -293,10 +293,21 @@ class Model:
                         data_overrides=data_overrides or {}, tech=tech, skip_bad=skip_bad,
                         progress=progress, seed=seed)
 
-    def to_nir(self):
-        """The network as a NIR graph (needs ``neuromem.nir``)."""
-        from neuromem import nir as _nir  # noqa: F401  (optional module)
-        return _nir.to_nir(self.network, label_names=self.labels)
+    def to_nir(self, *, spike_convention: str = "dirac"):
+        """The network as a NIR graph (:func:`neuromem.nir.to_nir`) with the model's labels,
+        the class of each output neuron (metadata ``neuron_labels``), its input encoding and
+        its inference presentation time; :func:`neuromem.nir.from_nir` restores every cell.
+        """
+        from neuromem.nir import to_nir
+
+        features = (self.cards.get("resolved") or {}).get("features", {})
+        encoding = {"kind": str(self.inputs.get("encoding", "poisson")),
+                    "max_rate_Hz": self.inputs.get("max_rate_Hz",
+                                                   features.get("max_rate_Hz")),
+                    "task": self.task}
+        return to_nir(self.network, label_names=self.labels, input_encoding=encoding,
+                      neuron_labels=self.neuron_class, spike_convention=spike_convention,
+                      t_present_s=self.readout.get("t_present_s"))
 
     def __repr__(self) -> str:
         layer = self.network.layer

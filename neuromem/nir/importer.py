@@ -12,7 +12,8 @@ import nir
 
 from neuromem.exceptions import ConfigError
 from neuromem.network import Network, SpikeInput
-from neuromem.nir.export import _CELL_FIELDS, SPIKE_CONVENTIONS, _area, charge_factor
+from neuromem.model.state import restore_cells
+from neuromem.nir.export import SPIKE_CONVENTIONS, _area, charge_factor
 
 __all__ = ["NIRNetwork", "from_nir", "read_graph", "SUPPORTED_NODES"]
 
@@ -359,14 +360,9 @@ def from_nir(graph_or_path, device="ideal", *, dt_s: float | None = None, seed=0
                           init=(0.0, 0.0))
     if exact:                             # neuromem's own graph on its own card: lossless
         for side in ("pos", "neg"):
-            arr = getattr(layer, side)
-            if arr is None:
-                continue
-            cells = cross_meta[side]
-            for f in _CELL_FIELDS:
-                value = np.asarray(cells[f])
-                setattr(arr, f, np.ascontiguousarray(value, dtype=arr.fault.dtype
-                                                     if f == "fault" else np.float64))
+            if getattr(layer, side) is not None:
+                restore_cells(getattr(layer, side), cross_meta[side],
+                              f"{src}: node {w_name!r} metadata neuromem/{side}")
         layer.gain[:] = np.asarray(cross_meta["gain"], dtype=np.float64)
     else:
         layer.set_weights(eff / w_max)
