@@ -10,25 +10,24 @@ import pytest
 
 import nir
 
-from neuromem.cards import load_device
 from neuromem.exceptions import ConfigError
-from neuromem.layers import CrossbarLayer, Population
-from neuromem.network import Network, SpikeInput
+from neuromem.network import SpikeInput
 from neuromem.neurons import LIFParams
 from neuromem.nir import from_nir, to_nir, write_nir
-from neuromem.plasticity import STDPParams
 
 DT = 5e-4
 
 
-def _native(card, mapping, neuron, n_in=20, n_out=6, w_max=3.0, seed=7):
-    layer = CrossbarLayer(n_in, n_out, load_device(card).params, np.random.default_rng(1),
-                          mapping=mapping, w_max=w_max,
-                          init=(-0.5 if mapping == "differential" else 0.0, 0.8))
-    net = Network(layer, Population(n_out, neuron), STDPParams(rule="none"), dt_s=DT,
-                  t_present_s=0.3, t_rest_s=0.05, seed=seed)
-    net.population.state.theta[:] = np.linspace(0.0, 2e-3, n_out)
-    return net
+@pytest.fixture
+def native(inference_network):
+    """A trained-looking network: 20 x 6 crossbar, frozen adaptive thresholds."""
+    def make(card, mapping, neuron, w_max=3.0):
+        net = inference_network(20, 6, neuron, card=card, mapping=mapping, w_max=w_max,
+                                init=(-0.5 if mapping == "differential" else 0.0, 0.8),
+                                layer_seed=1, dt_s=DT, t_present_s=0.3, t_rest_s=0.05, seed=7)
+        net.population.state.theta[:] = np.linspace(0.0, 2e-3, 6)
+        return net
+    return make
 
 
 def _events(n_in, n_steps, rate_hz, seed):
@@ -50,9 +49,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path):
+def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path, native):
     card, mapping, neuron, w_max = CASES[case]
-    net = _native(card, mapping, neuron, w_max=w_max)
+    net = native(card, mapping, neuron, w_max=w_max)
     path = write_nir(net, tmp_path / "net.nir", label_names=list("abcdef"),
                      input_encoding={"kind": "poisson"})
     graph = nir.read(path)            # NIR's own reader takes the file
@@ -73,13 +72,13 @@ def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path):
     np.testing.assert_array_equal(c.counts, a.counts)
 
 
-def test_exact_graph_reimports_by_nir_definitions_alone():
+def test_exact_graph_reimports_by_nir_definitions_alone(native):
     """Current synapses, no refractory period, inhibition with tau_inh == tau_exc: the
     graph is exact NIR (no approximations), so reading it by NIR's equations only (no
     neuromem metadata) gives the same spike trains."""
     neuron = LIFParams(synapse="current", t_ref_s=0.0, tau_mem_s=0.02, tau_exc_s=0.004,
                        tau_inh_s=0.004, inhibition=0.004, v_thresh_V=-0.06)
-    net = _native("ideal", "differential", neuron, w_max=0.01)
+    net = native("ideal", "differential", neuron, w_max=0.01)
     graph = to_nir(net)
     assert graph.nodes["neurons"].metadata["neuromem"]["exact"] == 1
     assert "inhibition" in graph.nodes
@@ -93,8 +92,8 @@ def test_exact_graph_reimports_by_nir_definitions_alone():
         np.testing.assert_array_equal(ra, rb)
 
 
-def test_approximations_are_recorded():
-    net = _native(*CASES["conductance_wta_ideal"][:3])
+def test_approximations_are_recorded(native):
+    net = native(*CASES["conductance_wta_ideal"][:3])
     meta = to_nir(net).nodes["neurons"].metadata["neuromem"]
     assert meta["exact"] == 0
     assert "refractory" in meta["approximations"] and "linearised" in meta["approximations"]
