@@ -1,6 +1,10 @@
 """Shared fixtures: seeded generators, the CLI in a subprocess, the one-line error check,
-sweep cards in a folder, and small inference networks."""
+sweep cards in a folder, small inference networks and a local Dask cluster."""
 
+import contextlib
+import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +87,52 @@ def inference_network():
         return Network(layer, Population(n_out, neuron), STDPParams(rule="none"), dt_s=dt_s,
                        t_present_s=t_present_s, t_rest_s=t_rest_s, seed=seed)
     return make
+
+
+class DaskCluster:
+    """A Dask scheduler and one worker on 127.0.0.1, each in its own process session."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, nthreads: int = 1) -> str:
+        """Start them; returns the scheduler's address (tcp://127.0.0.1:PORT)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        quiet = dict(start_new_session=True, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+        self.procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", str(port), "--no-dashboard"], **quiet))
+        self.procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
+             "--nthreads", str(nthreads), "--no-dashboard", "--host", "127.0.0.1"], **quiet))
+        return address
+
+    def stop(self) -> None:
+        """Stop both process groups (SIGTERM, then SIGKILL after 15 s)."""
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=15)
+        self.procs.clear()
+
+
+@pytest.fixture
+def dask_cluster():
+    """A :class:`DaskCluster` (skipped without ``distributed``); stopped at teardown if the
+    test did not stop it."""
+    pytest.importorskip("distributed")
+    cluster = DaskCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -7,12 +7,10 @@ compared with exact equality on purpose: the claim under test is bit-identical r
 whichever engine runs a run, in whatever order.
 """
 
-import contextlib
 import errno
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -210,52 +208,18 @@ def test_dask_local_cluster_gives_the_same_index_as_serial(toy50, tmp_path, asse
     assert_same_index(read_index(tmp_path / "dask"), toy50[1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process started in its own session, and its children."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-
-
 @pytest.mark.dask
 def test_real_dask_scheduler_and_worker_serve_the_cli(tmp_path, assert_same_index, neuromem_cli,
-                                                      write_card):
-    pytest.importorskip("distributed")
+                                                      write_card, dask_cluster):
     card = write_card(tmp_path, 'network = "toy"\nbase_seed = 4\n[grid]\n'
                                 '"data.x" = [0.0, 1.0, 2.0]\n"data.n_draws" = [2, 3]\n')
     run_sweep(card, tmp_path / "serial", engine="serial")
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = []
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--no-dashboard"], start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
-             "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        out = neuromem_cli("sweep", card, "-o", tmp_path / "dask", "--scheduler", address, "--json",
-                             timeout=600)
-        assert out.returncode == 0, out.stderr[-3000:]
-        report = json.loads(out.stdout)
-        assert report["engine"] == "dask" and report["n_done"] == 6
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+    address = dask_cluster.start()
+    out = neuromem_cli("sweep", card, "-o", tmp_path / "dask", "--scheduler", address, "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["engine"] == "dask" and report["n_done"] == 6
+    dask_cluster.stop()
     assert_same_index(read_index(tmp_path / "dask"), read_index(tmp_path / "serial"))
 
 

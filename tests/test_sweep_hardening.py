@@ -363,53 +363,34 @@ def test_progress_bar_on_the_pool(reference, tmp_path, neuromem_cli):
 @pytest.mark.slow
 @pytest.mark.dask
 def test_kill_9_of_a_dask_driver_late_shards_are_counted_and_nothing_duplicates(
-        tmp_path, assert_same_index, write_card, neuromem_cli):
+        tmp_path, assert_same_index, write_card, neuromem_cli, dask_cluster):
     """Tasks of a killed Dask driver keep running on the cluster and commit after the new
     driver started: every run ends with exactly one shard, the late ones are counted, and
     the index equals the serial reference."""
-    pytest.importorskip("distributed")
-    import socket
     import time
 
-    from tests.test_sweep import _stop
     card = write_card(tmp_path, TOY.replace('"data.n_draws" = 5', '"data.n_draws" = 5\n'
                                             '"data.sleep_s" = 1.5'))
     run_sweep(card, tmp_path / "serial", engine="serial")
     reference_index = read_index(tmp_path / "serial")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    procs = []
+    address = dask_cluster.start(nthreads=2)
     folder = tmp_path / "dask"
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--no-dashboard"], start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
-             "--nthreads", "2", "--no-dashboard", "--host", "127.0.0.1"],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        driver = subprocess.Popen([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
-                                   str(folder), "--scheduler", address],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 300
-        while len(_shards(folder)) < 2 and time.monotonic() < deadline:
-            assert driver.poll() is None, driver.stderr.read()[-2000:]
-            time.sleep(0.01)
-        time.sleep(0.2)                        # the next two runs are in flight
-        driver.kill()
-        driver.wait(timeout=30)
-        n_before = len(_shards(folder))
-        out = neuromem_cli("sweep", card, "-o", folder, "--scheduler", address, "--resume",
-                           "--json")
-        assert out.returncode == 0, out.stderr[-3000:]
-        report = json.loads(out.stdout)
-        time.sleep(2.0)                        # any task still running finishes
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+    driver = subprocess.Popen([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
+                               str(folder), "--scheduler", address],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(_shards(folder)) < 2 and time.monotonic() < deadline:
+        assert driver.poll() is None, driver.stderr.read()[-2000:]
+        time.sleep(0.01)
+    time.sleep(0.2)                            # the next two runs are in flight
+    driver.kill()
+    driver.wait(timeout=30)
+    n_before = len(_shards(folder))
+    out = neuromem_cli("sweep", card, "-o", folder, "--scheduler", address, "--resume", "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    time.sleep(2.0)                            # any task still running finishes
+    dask_cluster.stop()
     assert report["n_late"] >= 1 and report["n_skipped"] + report["n_done"] == 10
     assert report["n_skipped"] >= n_before
     assert len(_shards(folder)) == 10 and not list(folder.rglob("*.part"))
