@@ -13,11 +13,16 @@ from neuromem.exceptions import ConfigError
 __all__ = ["add_model_commands"]
 
 
-def _model_overrides(texts):
-    """``--set`` of evaluate: (device card or None, device overrides, data overrides)."""
+#: ``--set nir.KEY=V`` of evaluate on a NIR graph: import options of neuromem.nir.from_nir.
+_NIR_OPTIONS = ("dt_s", "t_present_s", "t_rest_s", "spike_convention")
+
+
+def _model_overrides(texts, *, nir: bool = False):
+    """``--set`` of evaluate: (device card or None, device overrides, data overrides, NIR
+    import options)."""
     from neuromem.cards import parse_override
 
-    device, device_over, data_over = None, {}, {}
+    device, device_over, data_over, nir_over = None, {}, {}, {}
     for text in texts or []:
         key, value = parse_override(text)
         if key == "device":
@@ -26,16 +31,74 @@ def _model_overrides(texts):
             device_over[key[len("device."):]] = value
         elif key.startswith("data."):
             data_over[key[len("data."):]] = value
+        elif nir and key.startswith("nir.") and key[len("nir."):] in _NIR_OPTIONS:
+            nir_over[key[len("nir."):]] = value
         else:
-            raise ConfigError(f"evaluate takes device=CARD, device.KEY=V and data.KEY=V, not "
-                              f"{key!r}", key="--set")
-    return device, device_over, data_over
+            more = (", nir." + ", nir.".join(_NIR_OPTIONS)) if nir else ""
+            raise ConfigError(f"evaluate takes device=CARD, device.KEY=V, data.KEY=V{more}, "
+                              f"not {key!r}", key="--set")
+    return device, device_over, data_over, nir_over
+
+
+def _is_nir_file(path: Path) -> bool:
+    """A ``.nir`` file, or an HDF5 file laid out as NIR writes them (a root ``node`` group
+    and ``version``) rather than a result file."""
+    if path.suffix == ".nir":
+        return True
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            return "node" in f and "version" in f and "format" not in f.attrs
+    except (OSError, ValueError):
+        return False
+
+
+def _evaluate_graph(args) -> int:
+    """``neuromem evaluate NET.nir --device CARD --dataset NAME``."""
+    from neuromem.cards import resolve_device
+    from neuromem.nir.evaluate import evaluate_graph
+
+    for flag, given in (("--data-dir", args.data_dir), ("--age-s", args.age_s),
+                        ("-o", args.output), ("--skip-bad", args.skip_bad)):
+        if given:
+            raise ConfigError(f"{flag} is for model files (neuromem run NAME -o MODEL.h5), "
+                              "not NIR graphs", key=flag)
+    if not args.dataset:
+        raise ConfigError("a NIR graph needs a dataset to run on: --dataset NAME (e.g. "
+                          "sklearn_digits)", key="--dataset")
+    device, device_over, data_over, nir_over = _model_overrides(args.set, nir=True)
+    card = resolve_device(args.device or device or "ideal", device_over)
+    ev = evaluate_graph(args.model, card, args.dataset, split=args.split,
+                        data_overrides=data_over, import_options=nir_over,
+                        tech=args.tech or "isaac_32nm", seed=args.seed)
+    if args.json:
+        _print_json(ev)
+        return 0
+    e, nb = ev["energy"], ev["neurobench"]
+    acs = nb["spiking"]["synaptic_operations"]["Effective_ACs"]
+    macs = nb["mac"]["synaptic_operations"]["Effective_MACs"]
+    _print_rows([
+        ("graph", ev["graph"]), ("device", ev["device"]),
+        ("data", f"{ev['dataset']} / {ev['split']}: {ev['n_samples']} samples"),
+        ("accuracy", f"{100 * ev['accuracy']:.2f} %"),
+        ("MAC mode accuracy", f"{100 * ev['mac_accuracy']:.2f} %"),
+        (f"energy / inference ({e['tech']})",
+         f"spiking {e['spiking_J_per_inference'] * 1e9:.3g} nJ, MAC "
+         f"{e['mac_J_per_inference'] * 1e9:.3g} nJ"),
+        ("NeuroBench", f"footprint {nb['footprint_bytes']:,} B, connection sparsity "
+                       f"{nb['connection_sparsity']:.3f}, activation sparsity "
+                       f"{nb['spiking']['activation_sparsity']:.4f}"),
+        ("  synaptic operations / inference",
+         f"Effective_ACs {acs:,.0f} (spiking), Effective_MACs {macs:,.0f} (MAC mode)")])
+    return 0
 
 
 def cmd_evaluate(args) -> int:
     from neuromem.model import load_model
     from neuromem.model.evaluate import write_evaluation
 
+    if _is_nir_file(Path(args.model)):
+        return _evaluate_graph(args)
     output = Path(args.output) if args.output else None
     if output is not None and not output.parent.exists():
         raise ConfigError(f"output folder does not exist: {output.parent}", key="-o")
@@ -44,7 +107,8 @@ def cmd_evaluate(args) -> int:
         data_dir = Path(args.data_dir).expanduser()
         if not data_dir.is_dir():
             raise ConfigError(f"data folder not found: {data_dir}", key="--data-dir")
-    device, device_over, data_over = _model_overrides(args.set)
+    device, device_over, data_over, _ = _model_overrides(args.set)
+    device = args.device or device
     model = load_model(args.model)
     if device is not None or device_over:
         model = model.with_device(device or model.device.to_dict(), device_over,
@@ -130,15 +194,21 @@ def cmd_export(args) -> int:
 def add_model_commands(sub) -> None:
     """Add evaluate, predict and export to the ``neuromem`` subcommands."""
     p = sub.add_parser("evaluate", help="a trained model (a result file of neuromem run -o) "
-                       "on a dataset: accuracy, confusion, energy of both modes")
-    p.add_argument("model", help="result file with a model (neuromem run NAME -o MODEL.h5)")
-    p.add_argument("--dataset", help="dataset card (default: the model's own)")
+                       "or a NIR graph on a dataset: accuracy, energy of both modes")
+    p.add_argument("model", help="result file with a model (neuromem run NAME -o MODEL.h5), "
+                   "or a NIR graph (NET.nir: any framework's export, run on --device)")
+    p.add_argument("--device", metavar="CARD", help="device card: a NIR graph's crossbars "
+                   "(default: ideal); for a model the same as --set device=CARD")
+    p.add_argument("--dataset", help="dataset card (default: the model's own); NIR graphs: "
+                   "sklearn_digits or basic_motions, encoded as their task encodes them")
     p.add_argument("--data-dir", help="folder of a real dataset (folder, speech_commands)")
     p.add_argument("--split", default="test", choices=("test", "validation", "train"),
                    help="which split (a folder given with --data-dir is all test data)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="device=CARD (ex-situ: the trained weights programmed into that "
-                   "card's array), device.KEY=V, data.KEY=V (e.g. data.snr_db=20)")
+                   "card's array), device.KEY=V, data.KEY=V (e.g. data.snr_db=20); NIR "
+                   "graphs also nir.dt_s, nir.t_present_s, nir.t_rest_s, "
+                   "nir.spike_convention (graphs from other frameworks)")
     p.add_argument("--tech", help="technology preset of the energies (default: the card's)")
     p.add_argument("--seed", type=int, default=0, help="seed of fresh arrays (ex-situ, MAC)")
     p.add_argument("--age-s", type=float, default=0.0, metavar="SECONDS",

@@ -139,23 +139,20 @@ class Model:
         ``seed``), with the per-column gain rescaled so that a spike delivers the same input
         as before. A card with discrete levels is programmed open loop by pulses
         (:meth:`neuromem.devices.pulse.PulseArray.program_by_pulses`: levels, nonlinearity,
-        cycle-to-cycle noise); a continuous card is set directly. Returns a new Model; this one is unchanged.
+        cycle-to-cycle noise); a continuous card is set directly. Returns a new Model; this
+        one is unchanged.
         """
         from neuromem.cards import resolve_device
         from neuromem.layers import CrossbarLayer
+        from neuromem.model.state import program_weights
         from neuromem.network import Network
 
         card = resolve_device(device, overrides)
         old = self.network.layer
         layer = CrossbarLayer(old.n_in, old.n_out, card.params, np.random.default_rng(seed),
                               mapping=old.mapping, w_max=old.w_max, init=(0.0, 0.0))
-        layer.set_weights(old.weights())                # the targets, on the new cells
-        pulses = 0
-        if not card.params.continuous:                 # real levels: program by pulses
-            rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-            for array in (layer.pos, layer.neg):
-                if array is not None:
-                    pulses += array.program_by_pulses(array.g.copy(), rng)
+        pulses = program_weights(layer, old.weights(),
+                                 np.random.default_rng(np.random.SeedSequence([seed, 1])))
         layer.gain = old.gain / old.base_gain * layer.base_gain
         net = self.network
         new = Network(layer, _copy_population(net.population), net.stdp, dt_s=net.dt_s,

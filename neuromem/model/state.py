@@ -17,7 +17,8 @@ from neuromem.exceptions import StoreError
 from neuromem.layers import CrossbarLayer, Population
 from neuromem.network import Network
 
-__all__ = ["network_tree", "restore_network", "cell_arrays", "restore_cells", "CELL_ARRAYS"]
+__all__ = ["network_tree", "restore_network", "cell_arrays", "restore_cells", "program_weights",
+           "CELL_ARRAYS"]
 
 #: Per-cell arrays of a pulse device array (length n cells, or 1 when shared by all cells).
 CELL_ARRAYS = ("g", "g_min", "g_max", "a_ltp", "a_ltd", "fault")
@@ -69,6 +70,21 @@ def restore_cells(array, cells: dict, where: str) -> None:
             raise StoreError(f"{where}/{name}: expected {n} values (or 1 shared), got "
                              f"shape {value.shape}")
         setattr(array, name, value)
+
+
+def program_weights(layer, weights, rng: np.random.Generator) -> int:
+    """Program normalised weights (n_in, n_out) into the layer's cells as a chip is
+    programmed ex situ: set directly on a continuous card; on a card with discrete levels
+    open loop by pulses (RESET, then the nearest whole number of SET pulses on each cell's
+    own curve, through the device model: levels, nonlinearity, C2C noise per pulse; see
+    :meth:`neuromem.devices.pulse.PulseArray.program_by_pulses`). Returns the pulses."""
+    layer.set_weights(weights)
+    pulses = 0
+    if not layer.device.continuous:
+        for array in (layer.pos, layer.neg):
+            if array is not None:
+                pulses += array.program_by_pulses(array.g.copy(), rng)
+    return pulses
 
 
 def restore_network(tree: dict, device, neuron, stdp, *, where: str = "model") -> Network:
