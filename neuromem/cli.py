@@ -123,9 +123,23 @@ def _json_default(obj):
     return str(obj)
 
 
-def cmd_run(args) -> int:
-    import time
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=_json_default))
 
+
+def _print_rows(rows) -> None:
+    """(label, value) rows as two aligned columns."""
+    width = max(len(str(k)) for k, _ in rows)
+    for key, value in rows:
+        print(f"{str(key).ljust(width)}  {value}")
+
+
+def _command_line() -> str | None:
+    """The command as typed (stored in result files)."""
+    return " ".join(["neuromem", *sys.argv[1:]]) if sys.argv else None
+
+
+def cmd_run(args) -> int:
     from neuromem.cards import load_network_data, parse_override
     from neuromem.tasks import get_task
 
@@ -147,22 +161,19 @@ def cmd_run(args) -> int:
         from neuromem._files import check_output_file
         check_output_file(output)               # a folder, missing or read-only: before the run
     task = get_task(data.get("task", path.stem), file=path)
-    t0 = time.perf_counter()
     result = task(data, path=path, device_overrides=device_overrides, seed=seed,
                   progress=not args.json and sys.stderr.isatty() or args.progress,
                   raster_samples=1 if output is not None else 0)
+    report = None
     if output is not None:
+        from neuromem._files import atomic_write
+        from neuromem.plot.report import plot_report
         from neuromem.store import write_result
         write_result(output, metrics=result.metrics, cards=result.cards, events=result.events,
                      state=result.state, raster=result.raster, seed=seed,
-                     command=" ".join(["neuromem", *sys.argv[1:]]) if sys.argv else None,
-                     extra=result.extra or None, model=result.model)
-    report = None
-    if output is not None:
-        from neuromem.plot.report import plot_report
+                     command=_command_line(), extra=result.extra or None, model=result.model)
         report = output.with_name(output.stem + "_report.png")
         summary = (result.extra or {}).get("energy_summary")
-        from neuromem._files import atomic_write
         with atomic_write(report) as tmp:       # Ctrl-C leaves no half-written figure
             plot_report(result, energy=summary).savefig(tmp, dpi=110, format="png")
     if args.json:
@@ -171,15 +182,12 @@ def cmd_run(args) -> int:
         if output is not None:
             out["result_file"] = str(output)
             out["report_figure"] = str(report)
-        print(json.dumps(out, indent=2, default=_json_default))
+        _print_json(out)
     else:
-        width = max(len(str(k)) for k, _ in result.table)
-        for key, value in result.table:
-            print(f"{str(key).ljust(width)}  {value}")
+        rows = list(result.table)
         if output is not None:
-            print(f"{'result file'.ljust(width)}  {output}")
-            print(f"{'report figure'.ljust(width)}  {report}")
-    _ = t0
+            rows += [("result file", output), ("report figure", report)]
+        _print_rows(rows)
     return 0
 
 
@@ -218,7 +226,7 @@ def cmd_sweep(args) -> int:
               f"-o {shlex.quote(str(exc.folder))} --resume", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=_json_default))
+        _print_json(report.to_dict())
     else:
         engine_text = {"serial": "serial (this process)",
                        "pool": f"process pool ({report.workers} workers)",
@@ -236,9 +244,7 @@ def cmd_sweep(args) -> int:
         if report.n_late:
             rows.insert(4, ("late", f"{report.n_late} shards committed by an earlier, killed "
                                     "driver's tasks (kept: results are identical)"))
-        width = max(len(k) for k, _ in rows)
-        for key, value in rows:
-            print(f"{key.ljust(width)}  {value}")
+        _print_rows(rows)
     if report.n_failed:
         print(f"neuromem: {report.n_failed} of {report.n_runs} runs failed (records in "
               f"{report.folder / 'failed'}):", file=sys.stderr)
@@ -258,7 +264,7 @@ def _sweep_status(args) -> int:
         raise ConfigError(f"{folder} holds no sweep (no manifest.json)", key="status")
     status = sweep_status(folder)
     if args.json:
-        print(json.dumps(status, indent=2, default=_json_default))
+        _print_json(status)
     else:
         print(format_status(status))
     return 0
@@ -304,128 +310,11 @@ def cmd_energy(args) -> int:
     if args.json:
         out = dict(evaluation)
         out["stored"] = stored
-        print(json.dumps(out, indent=2, default=_json_default))
+        _print_json(out)
     else:
         print(format_energy_table(evaluation, args.result))
         if stored:
             print(f"\nstored  {stored} in {args.result}")
-    return 0
-
-
-def _model_overrides(texts):
-    """``--set`` of evaluate: (device card or None, device overrides, data overrides)."""
-    from neuromem.cards import parse_override
-
-    device, device_over, data_over = None, {}, {}
-    for text in texts or []:
-        key, value = parse_override(text)
-        if key == "device":
-            device = value
-        elif key.startswith("device."):
-            device_over[key[len("device."):]] = value
-        elif key.startswith("data."):
-            data_over[key[len("data."):]] = value
-        else:
-            raise ConfigError(f"evaluate takes device=CARD, device.KEY=V and data.KEY=V, not "
-                              f"{key!r}", key="--set")
-    return device, device_over, data_over
-
-
-def cmd_evaluate(args) -> int:
-    from neuromem.model import load_model
-    from neuromem.model.evaluate import write_evaluation
-
-    output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.exists():
-        raise ConfigError(f"output folder does not exist: {output.parent}", key="-o")
-    data_dir = None
-    if args.data_dir:
-        data_dir = Path(args.data_dir).expanduser()
-        if not data_dir.is_dir():
-            raise ConfigError(f"data folder not found: {data_dir}", key="--data-dir")
-    device, device_over, data_over = _model_overrides(args.set)
-    model = load_model(args.model)
-    if device is not None or device_over:
-        model = model.with_device(device or model.device.to_dict(), device_over,
-                                  seed=args.seed)
-    if args.age_s:
-        model = model.aged(args.age_s)
-    ev = model.evaluate(args.dataset, data_dir=data_dir, split=args.split,
-                        data_overrides=data_over, tech=args.tech, skip_bad=args.skip_bad,
-                        progress=not args.json and sys.stderr.isatty(), seed=args.seed)
-    if output is not None:
-        write_evaluation(output, ev, model,
-                         command=" ".join(["neuromem", *sys.argv[1:]]) if sys.argv else None)
-    if args.json:
-        out = {k: v for k, v in ev.items() if not k.startswith("_")}
-        if output is not None:
-            out["result_file"] = str(output)
-        print(json.dumps(out, indent=2, default=_json_default))
-        return 0
-    e = ev["energy"]
-    rows = [("model", f"{ev['model']} ({ev['task']})"),
-            ("device", ev["device"] + (f" (ex-situ: trained on {ev['transfer']['trained_on']},"
-                                       " weights programmed into a fresh array)"
-                                       if ev["transfer"] else "")),
-            ("data", f"{ev['dataset']} / {ev['split']}: {ev['n_samples']} samples"
-                     + (f", {ev['n_skipped']} unreadable files skipped" if ev["n_skipped"]
-                        else "")),
-            ("accuracy", f"{100 * ev['accuracy']:.2f} %"),
-            ("MAC mode accuracy", f"{100 * ev['mac_accuracy']:.2f} %"),
-            ("rejected (below min_confidence)", f"{100 * ev['rejected_fraction']:.1f} %"),
-            (f"energy / inference ({e['tech']})",
-             f"spiking {e['spiking_J_per_inference'] * 1e9:.3g} nJ, MAC "
-             f"{e['mac_J_per_inference'] * 1e9:.3g} nJ")]
-    rows += [(f"  {name}", f"{100 * v['accuracy']:.1f} % of {v['n']}")
-             for name, v in ev["per_label"].items()]
-    if output is not None:
-        rows.append(("result file", str(output)))
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key.ljust(width)}  {value}")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from neuromem.model import load_model
-
-    if bool(args.files) == bool(args.stream):
-        raise ConfigError("give WAV files, or one long recording with --stream", key="FILE")
-    model = load_model(args.model)
-    if args.stream:
-        out = model.stream(args.stream)
-        if args.json:
-            print(json.dumps(out, indent=2, default=_json_default))
-            return 0
-        print(f"{args.stream}: {out['duration_s']:.1f} s, {len(out['words'])} words heard, "
-              f"{len(out['detections'])} keywords")
-        for d in out["detections"]:
-            print(f"  {d['start_s']:8.2f} s  {d['label']:<10} confidence {d['confidence']:.2f}")
-        return 0
-    out = model.predict_files(args.files, skip_bad=args.skip_bad)
-    if args.json:
-        print(json.dumps(out, indent=2, default=_json_default))
-        return 0
-    width = max(len(f["file"]) for f in out["files"]) if out["files"] else 4
-    for f in out["files"]:
-        words = f.get("words")
-        extra = ("  words: " + ", ".join(f"{w['label']}@{w['start_s']:.2f}s" for w in words)
-                 if words else "")
-        print(f"{f['file'].ljust(width)}  {f['label']:<10} confidence {f['confidence']:.2f}"
-              f"{extra}")
-    for s in out["skipped"]:
-        print(f"skipped  {s['error']}", file=sys.stderr)
-    return 0
-
-
-def cmd_export(args) -> int:
-    from neuromem.nir import export_result_to_nir
-
-    out = Path(args.output)
-    if not out.parent.exists():
-        raise ConfigError(f"output folder does not exist: {out.parent}", key="-o")
-    export_result_to_nir(args.model, out)
-    print(f"wrote {out}")
     return 0
 
 
@@ -514,41 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not add the report to the result file (metrics/energy/<tech>)")
     p.set_defaults(func=cmd_energy)
 
-    p = sub.add_parser("evaluate", help="a trained model (a result file of neuromem run -o) "
-                       "on a dataset: accuracy, confusion, energy of both modes")
-    p.add_argument("model", help="result file with a model (neuromem run NAME -o MODEL.h5)")
-    p.add_argument("--dataset", help="dataset card (default: the model's own)")
-    p.add_argument("--data-dir", help="folder of a real dataset (folder, speech_commands)")
-    p.add_argument("--split", default="test", choices=("test", "validation", "train"),
-                   help="which split (a folder given with --data-dir is all test data)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="device=CARD (ex-situ: the trained weights programmed into that "
-                   "card's array), device.KEY=V, data.KEY=V (e.g. data.snr_db=20)")
-    p.add_argument("--tech", help="technology preset of the energies (default: the card's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of fresh arrays (ex-situ, MAC)")
-    p.add_argument("--age-s", type=float, default=0.0, metavar="SECONDS",
-                   help="evaluate the cells this long after programming (retention drift "
-                   "of the device card)")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable WAV files and "
-                   "count them (default: refuse before doing any work)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("-o", "--output", help="write an evaluation result file (HDF5)")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("predict", help="answer WAV files (or --stream a long recording) "
-                       "with a trained kws model")
-    p.add_argument("model", help="result file with a kws model")
-    p.add_argument("files", nargs="*", metavar="FILE.wav", help="clips to answer")
-    p.add_argument("--stream", metavar="LONG.wav", help="slide over a long recording and "
-                   "print the keywords heard with their times")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable files")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("export", help="a trained network (result file) as a NIR graph")
-    p.add_argument("model", help="result file of neuromem run NAME -o R.h5")
-    p.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
-    p.set_defaults(func=cmd_export)
+    from neuromem.cli_model import add_model_commands
+    add_model_commands(sub)
     _debug_everywhere(parser)
     return parser
 

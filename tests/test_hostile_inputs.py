@@ -44,14 +44,6 @@ _FAST = settings(max_examples=150, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def one_line_error(capsys, code, expected_code):
-    err = capsys.readouterr().err
-    assert code == expected_code, err
-    assert err.startswith("neuromem: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err and "internal error" not in err
-    return err
-
-
 def _valid_value(cls, name, value) -> bool:
     meta = {f.name: f.metadata for f in dataclasses.fields(cls)}[name]
     if isinstance(value, float) and math.isnan(value):
@@ -127,7 +119,8 @@ def test_any_hostile_network_section_value_is_refused_by_name_or_accepted(cls, s
     ("ctoc_sigma", "-0.1", ">= 0"), ("stuck_on_rate", "1.5", "[0, 1]"),
     ("g_max_S", '"1e-5"', "number"),
 ])
-def test_extreme_device_cards_exit_2_naming_file_and_key(tmp_path, capsys, key, value, expect):
+def test_extreme_device_cards_exit_2_naming_file_and_key(tmp_path, key, value, expect,
+                                                         one_line_error):
     text = Path(find_card("ideal", "synapse_models")).read_text()
     lines = [f"{key} = {value}" if line.startswith(f"{key} =") else line
              for line in text.splitlines()]
@@ -135,7 +128,7 @@ def test_extreme_device_cards_exit_2_naming_file_and_key(tmp_path, capsys, key, 
         lines.append(f"{key} = {value}")
     card = tmp_path / "bad.toml"
     card.write_text("\n".join(lines) + "\n")
-    err = one_line_error(capsys, cli.main(["device", "show", str(card)]), 2)
+    err = one_line_error(cli.main(["device", "show", str(card)]), 2)
     assert str(card) in err and f"parameters.{key}" in err and expect in err
 
 
@@ -144,10 +137,10 @@ def test_extreme_device_cards_exit_2_naming_file_and_key(tmp_path, capsys, key, 
     ('kind = "pulse"\n', "parameters"), ('kind = "pulse"\n[parameters]\nlevels = 2\n',
                                          "missing required key"),
 ])
-def test_malformed_device_cards_exit_2(tmp_path, capsys, text, key):
+def test_malformed_device_cards_exit_2(tmp_path, text, key, one_line_error):
     card = tmp_path / "bad.toml"
     card.write_text(text)
-    err = one_line_error(capsys, cli.main(["device", "show", str(card)]), 2)
+    err = one_line_error(cli.main(["device", "show", str(card)]), 2)
     assert str(card) in err and (key is None or key in err)
 
 
@@ -157,9 +150,9 @@ def test_malformed_device_cards_exit_2(tmp_path, capsys, text, key):
     ("neuron.tau_mem_s=-0.02", "neuron.tau_mem_s"), ("data.epochs=0", "data.epochs"),
     ("device.g_max_S=nan", "device.g_max_S"), ("device.levels=0", "device.levels"),
 ])
-def test_extreme_network_overrides_exit_2(capsys, override, key):
+def test_extreme_network_overrides_exit_2(override, key, one_line_error):
     code = cli.main(["run", "digits_stdp", "--quick", "--set", override])
-    err = one_line_error(capsys, code, 2)
+    err = one_line_error(code, 2)
     assert key.split(".")[-1] in err
 
 
@@ -180,9 +173,9 @@ def test_a_crossbar_beyond_memory_is_refused_with_the_estimate():
                       mapping="differential")
 
 
-def test_the_cli_refuses_a_huge_network_before_allocating(capsys):
+def test_the_cli_refuses_a_huge_network_before_allocating(one_line_error):
     code = cli.main(["run", "digits_stdp", "--quick", "--set", "network.n_exc=1000000000"])
-    err = one_line_error(capsys, code, 2)
+    err = one_line_error(code, 2)
     assert "GiB" in err and "memory available" in err
 
 
@@ -209,10 +202,10 @@ def hostile_files(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["inspect"], ["energy"], ["energy", "--no-store"]])
-def test_garbage_and_foreign_hdf5_give_one_line_exit_1(hostile_files, capsys, command):
+def test_garbage_and_foreign_hdf5_give_one_line_exit_1(hostile_files, command, one_line_error):
     for name, path in hostile_files.items():
         args = [*command[:1], str(path), *command[1:]]
-        err = one_line_error(capsys, cli.main(args), 1)
+        err = one_line_error(cli.main(args), 1)
         assert str(path) in err, (name, err)
 
 
@@ -256,39 +249,39 @@ def test_a_scribbled_result_file_fails_cleanly_or_reads(tmp_path, offset_fractio
 
 # ------------------------------------------------------------------------- outputs
 
-def test_run_output_that_is_a_folder_or_unwritable_exits_2_before_running(tmp_path, capsys):
+def test_run_output_that_is_a_folder_or_unwritable_exits_2_before_running(tmp_path, one_line_error):
     folder = tmp_path / "out.h5"
     folder.mkdir()
-    err = one_line_error(capsys, cli.main(["run", "toy", "-o", str(folder)]), 2)
+    err = one_line_error(cli.main(["run", "toy", "-o", str(folder)]), 2)
     assert "is a folder" in err and "-o" in err
-    err = one_line_error(capsys, cli.main(["run", "toy", "-o", "/proc/neuromem.h5"]), 2)
+    err = one_line_error(cli.main(["run", "toy", "-o", "/proc/neuromem.h5"]), 2)
     assert "cannot write in /proc" in err
-    err = one_line_error(capsys, cli.main(["run", "toy", "-o", str(tmp_path / "no" / "r.h5")]),
-                         2)
+    err = one_line_error(cli.main(["run", "toy", "-o", str(tmp_path / "no" / "r.h5")]),
+                 2)
     assert "does not exist" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]
 
 
-def test_sweep_output_that_is_a_file_or_unwritable(tmp_path, capsys):
+def test_sweep_output_that_is_a_file_or_unwritable(tmp_path, one_line_error):
     card = tmp_path / "s.toml"
     card.write_text('network = "toy"\n')
     afile = tmp_path / "taken"
     afile.write_text("x")
-    err = one_line_error(capsys, cli.main(["sweep", str(card), "-o", str(afile), "--serial"]),
-                         2)
+    err = one_line_error(cli.main(["sweep", str(card), "-o", str(afile), "--serial"]),
+                 2)
     assert "is a file" in err
-    err = one_line_error(capsys, cli.main(["sweep", str(card), "-o", "/proc/neuromem_sweep",
-                                           "--serial"]), 1)
+    err = one_line_error(cli.main(["sweep", str(card), "-o", "/proc/neuromem_sweep",
+                                   "--serial"]), 1)
     assert "/proc/neuromem_sweep" in err
     assert afile.read_text() == "x"
 
 
-def test_energy_on_a_result_without_energy_inputs_leaves_it_unchanged(tmp_path, capsys):
+def test_energy_on_a_result_without_energy_inputs_leaves_it_unchanged(tmp_path, one_line_error):
     """(Read-only files cannot be made here: the tests run as root, so unwritable outputs
     are tested under /proc above.)"""
     path = write_result(tmp_path / "r.h5", metrics={"accuracy": 0.5})
     before = path.read_bytes()
-    err = one_line_error(capsys, cli.main(["energy", str(path)]), 1)
+    err = one_line_error(cli.main(["energy", str(path)]), 1)
     assert str(path) in err
     assert path.read_bytes() == before
 

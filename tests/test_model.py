@@ -8,8 +8,6 @@ answer; a phrase's words get the answers they get alone).
 """
 
 import json
-import subprocess
-import sys
 import wave
 
 import h5py
@@ -50,11 +48,6 @@ def kws_model(tmp_path_factory, cache):
     tmp = tmp_path_factory.mktemp("kws_model")
     path, res = train(tmp, "kws", {"data.cache_dir": cache}, quick=True)
     return path, res
-
-
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "neuromem", *args], capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def synth(word, variant="m3", rate=160):
@@ -114,7 +107,7 @@ def test_non_ideal_models_replay_bit_for_bit(tmp_path, cache):
     assert aged.evaluate()["age_s"] == 86400.0
 
 
-def test_model_format_versions(tmp_path, kws_model):
+def test_model_format_versions(tmp_path, kws_model, neuromem_cli):
     path = tmp_path / "future.h5"
     path.write_bytes(kws_model[0].read_bytes())
     with h5py.File(path, "r+") as f:
@@ -124,7 +117,7 @@ def test_model_format_versions(tmp_path, kws_model):
     bare = write_result(tmp_path / "bare.h5", metrics={"accuracy": 0.5})
     with pytest.raises(StoreError, match="holds no trained model"):
         neuromem.load_model(bare)
-    out = run_cli("evaluate", str(path))
+    out = neuromem_cli("evaluate", str(path))
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert "model format 99" in out.stderr and out.stdout == ""
 
@@ -168,10 +161,10 @@ def test_evaluate_a_folder_matches_labels_by_name(tmp_path, kws_model):
         model.evaluate("folder", data_dir=root)
 
 
-def test_evaluate_cli_json_ex_situ_and_result_file(tmp_path, kws_model):
+def test_evaluate_cli_json_ex_situ_and_result_file(tmp_path, kws_model, neuromem_cli):
     root = _folder(tmp_path / "rec", ["left", "right"], ["f3", "m2"])
-    out = run_cli("evaluate", str(kws_model[0]), "--dataset", "folder", "--data-dir",
-                  str(root), "--json", "-o", str(tmp_path / "ev.h5"))
+    out = neuromem_cli("evaluate", str(kws_model[0]), "--dataset", "folder", "--data-dir",
+                         str(root), "--json", "-o", str(tmp_path / "ev.h5"))
     assert out.returncode == 0, out.stderr
     ev = json.loads(out.stdout)
     for key in ("accuracy", "n_clips", "per_label", "confusion", "labels", "energy"):
@@ -179,11 +172,11 @@ def test_evaluate_cli_json_ex_situ_and_result_file(tmp_path, kws_model):
     assert ev["n_clips"] == 4 and ev["energy"]["spiking_J_per_inference"] > 0
     back = read_result(tmp_path / "ev.h5")
     assert back.metrics["accuracy"] == ev["accuracy"]
-    energy = run_cli("energy", str(tmp_path / "ev.h5"), "--json", "--no-store")
+    energy = neuromem_cli("energy", str(tmp_path / "ev.h5"), "--json", "--no-store")
     assert energy.returncode == 0, energy.stderr
     # ex-situ: trained on ideal, programmed into TaOx (128 levels): reported as such, and the
     # programmed weights are the trained ones within one level of the device
-    out = run_cli("evaluate", str(kws_model[0]), "--set", "device=taox_hfox_wu2018", "--json")
+    out = neuromem_cli("evaluate", str(kws_model[0]), "--set", "device=taox_hfox_wu2018", "--json")
     assert out.returncode == 0, out.stderr
     ev = json.loads(out.stdout)
     assert ev["device"] == "taox_hfox_wu2018"
@@ -210,9 +203,9 @@ def test_evaluate_cli_json_ex_situ_and_result_file(tmp_path, kws_model):
     assert np.abs(noisy[:, None] - g_lvl[None, :]).min(axis=1).max() > 1e-3 * dev.g_max_S
 
 
-def test_data_dir_is_refused_where_a_dataset_takes_none(tmp_path):
+def test_data_dir_is_refused_where_a_dataset_takes_none(tmp_path, neuromem_cli):
     for net in ("kws", "digits_stdp"):
-        out = run_cli("run", net, "--data-dir", str(tmp_path), "--quick")
+        out = neuromem_cli("run", net, "--data-dir", str(tmp_path), "--quick")
         assert out.returncode == 2, (net, out.stderr)
         assert out.stderr.startswith("neuromem: ") and out.stderr.count("\n") == 1
 
@@ -295,18 +288,18 @@ def _w(path, x):
     return path
 
 
-def test_bad_files_refused_or_skipped(tmp_path, kws_model):
+def test_bad_files_refused_or_skipped(tmp_path, kws_model, neuromem_cli):
     good = _w(tmp_path / "good.wav", synth("go"))
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage")
-    out = run_cli("predict", str(kws_model[0]), str(good), str(empty), "--json")
+    out = neuromem_cli("predict", str(kws_model[0]), str(good), str(empty), "--json")
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.startswith("neuromem: ") and "empty.wav" in out.stderr
     assert out.stderr.count("\n") == 1
-    out = run_cli("predict", str(kws_model[0]), str(good), str(empty), str(corrupt),
-                  "--json", "--skip-bad")
+    out = neuromem_cli("predict", str(kws_model[0]), str(good), str(empty), str(corrupt),
+                         "--json", "--skip-bad")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert len(res["files"]) == 1 and len(res["skipped"]) == 2
@@ -350,13 +343,13 @@ def _recording(rng, keywords, others):
     return y, truth, bursts
 
 
-def test_stream_finds_every_keyword_near_its_onset(tmp_path, kws_model):
+def test_stream_finds_every_keyword_near_its_onset(tmp_path, kws_model, neuromem_cli):
     rng = np.random.default_rng(11)
     keywords = list(neuromem.load_model(kws_model[0]).labels) * 2
     others = ["cat", "house", "seven", "bird", "happy", "tree"]
     y, truth, bursts = _recording(rng, keywords, others)
     path = _w(tmp_path / "long.wav", y)
-    out = run_cli("predict", str(kws_model[0]), "--stream", str(path), "--json")
+    out = neuromem_cli("predict", str(kws_model[0]), "--stream", str(path), "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     det = res["detections"]
@@ -426,9 +419,9 @@ def test_quiet_and_loud_recordings_get_the_same_answer(tmp_path, kws_model):
     assert model.kws.level_dbfs == pytest.approx(-26, abs=3)   # the corpus's level_dbfs
 
 
-def test_export_a_model_as_nir(tmp_path, kws_model):
+def test_export_a_model_as_nir(tmp_path, kws_model, neuromem_cli):
     import nir
-    out = run_cli("export", str(kws_model[0]), "-o", str(tmp_path / "kws.nir"))
+    out = neuromem_cli("export", str(kws_model[0]), "-o", str(tmp_path / "kws.nir"))
     assert out.returncode == 0, out.stderr
     graph = nir.read(tmp_path / "kws.nir")
     model = neuromem.load_model(kws_model[0])

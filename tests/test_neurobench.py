@@ -6,31 +6,30 @@ hand here (they follow neurobench/metrics/*.py of 2.3.0, cited in the module).
 """
 
 import numpy as np
+import pytest
 
 from neuromem.cards import load_device
 from neuromem.energy.neurobench import input_spike_counts, neurobench_metrics
-from neuromem.layers import CrossbarLayer, Population
-from neuromem.network import Network, SpikeInput
+from neuromem.network import SpikeInput
 from neuromem.neurons import LIFParams
-from neuromem.plasticity import STDPParams
 
 DT = 1e-3
 
 
-def _net(weights, inhibition=0.0, n_steps=50):
-    n_in, n_out = weights.shape
-    layer = CrossbarLayer(n_in, n_out, load_device("ideal").params, np.random.default_rng(0),
-                          w_max=0.02, init=(0.0, 0.0))
-    layer.set_weights(weights)
-    neuron = LIFParams(synapse="current", t_ref_s=0.0, tau_mem_s=0.01, tau_exc_s=0.005,
-                       v_thresh_V=-0.060, inhibition=inhibition)
-    return Network(layer, Population(n_out, neuron), STDPParams(rule="none"), dt_s=DT,
-                   t_present_s=n_steps * DT, t_rest_s=0.0, seed=3)
+@pytest.fixture
+def net_of(inference_network):
+    """The network of ``weights`` (n_in, n_out) on the ideal card, current LIF neurons."""
+    def make(weights, inhibition=0.0, n_steps=50):
+        neuron = LIFParams(synapse="current", t_ref_s=0.0, tau_mem_s=0.01, tau_exc_s=0.005,
+                           v_thresh_V=-0.060, inhibition=inhibition)
+        return inference_network(*weights.shape, neuron, weights=weights, w_max=0.02,
+                                 dt_s=DT, t_present_s=n_steps * DT, seed=3)
+    return make
 
 
-def test_hand_counts_on_a_3x2_network():
+def test_hand_counts_on_a_3x2_network(net_of):
     w = np.array([[1.0, 0.5], [0.0, 1.0], [0.7, 0.9]])        # one zero weight (row 1)
-    net = _net(w)
+    net = net_of(w)
     # channel 0 spikes 4 times, channel 1 twice, channel 2 once
     inp = SpikeInput.from_lists([(np.array([1, 5, 9, 13, 2, 6, 20]),
                                   np.array([0, 0, 0, 0, 1, 1, 2]))])
@@ -51,9 +50,9 @@ def test_hand_counts_on_a_3x2_network():
     assert nb["footprint_bytes"] == 8 * 6 + (1 + 4 * 8) + 8 * 2 + 8 * 14 + 5 * 8 * 2
 
 
-def test_inhibition_counts_as_a_recurrent_layer():
+def test_inhibition_counts_as_a_recurrent_layer(net_of):
     w = np.full((4, 3), 0.8)
-    net = _net(w, inhibition=0.001)
+    net = net_of(w, inhibition=0.001)
     inp = SpikeInput.from_lists([(np.arange(40) % 40, np.arange(40) % 4)])
     run = net.run(inp)
     nb = neurobench_metrics(net, inp, run=run)
@@ -65,9 +64,9 @@ def test_inhibition_counts_as_a_recurrent_layer():
     assert nb["connection_sparsity"] == 3 / (12 + 9)             # the zero diagonal
 
 
-def test_regenerated_poisson_inputs_are_the_engines():
+def test_regenerated_poisson_inputs_are_the_engines(net_of):
     w = np.random.default_rng(1).uniform(0.1, 1.0, (16, 5))
-    net = _net(w, n_steps=200)
+    net = net_of(w, n_steps=200)
     rates = np.random.default_rng(2).uniform(0, 200, (7, 16))
     net.run(rates[:2])                                           # sample ids move on
     run = net.run(rates)
@@ -78,13 +77,13 @@ def test_regenerated_poisson_inputs_are_the_engines():
         run.events["input_spikes"] * 5 / 7
 
 
-def test_result_file_metrics_reach_the_energy_report(tmp_path):
+def test_result_file_metrics_reach_the_energy_report(tmp_path, net_of):
     from neuromem.energy import evaluate_result, format_energy_table
     from neuromem.store import write_result
     from neuromem.tasks.compare import EnergySection, energy_inputs, mac_mode
 
     w = np.array([[1.0, 0.5], [0.0, 1.0], [0.7, 0.9]])
-    net = _net(w)
+    net = net_of(w)
     rates = np.full((4, 3), 100.0)
     run = net.run(rates)
     x = rates / 100.0

@@ -5,6 +5,8 @@ exactly) and Brian2 integrating NIR's own ODEs exactly (``method="exact"``) on h
 graphs (spikes within one time step: the engine integrates by exponential Euler).
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -12,23 +14,23 @@ import nir
 
 from neuromem.cards import load_device
 from neuromem.exceptions import ConfigError
-from neuromem.layers import CrossbarLayer, Population
-from neuromem.network import Network, SpikeInput
+from neuromem.network import SpikeInput
 from neuromem.neurons import LIFParams
 from neuromem.nir import from_nir, to_nir, write_nir
-from neuromem.plasticity import STDPParams
 
 DT = 5e-4
 
 
-def _native(card, mapping, neuron, n_in=20, n_out=6, w_max=3.0, seed=7):
-    layer = CrossbarLayer(n_in, n_out, load_device(card).params, np.random.default_rng(1),
-                          mapping=mapping, w_max=w_max,
-                          init=(-0.5 if mapping == "differential" else 0.0, 0.8))
-    net = Network(layer, Population(n_out, neuron), STDPParams(rule="none"), dt_s=DT,
-                  t_present_s=0.3, t_rest_s=0.05, seed=seed)
-    net.population.state.theta[:] = np.linspace(0.0, 2e-3, n_out)
-    return net
+@pytest.fixture
+def native(inference_network):
+    """A trained-looking network: 20 x 6 crossbar, frozen adaptive thresholds."""
+    def make(card, mapping, neuron, w_max=3.0):
+        net = inference_network(20, 6, neuron, card=card, mapping=mapping, w_max=w_max,
+                                init=(-0.5 if mapping == "differential" else 0.0, 0.8),
+                                layer_seed=1, dt_s=DT, t_present_s=0.3, t_rest_s=0.05, seed=7)
+        net.population.state.theta[:] = np.linspace(0.0, 2e-3, 6)
+        return net
+    return make
 
 
 def _events(n_in, n_steps, rate_hz, seed):
@@ -50,9 +52,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path):
+def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path, native):
     card, mapping, neuron, w_max = CASES[case]
-    net = _native(card, mapping, neuron, w_max=w_max)
+    net = native(card, mapping, neuron, w_max=w_max)
     path = write_nir(net, tmp_path / "net.nir", label_names=list("abcdef"),
                      input_encoding={"kind": "poisson"})
     graph = nir.read(path)            # NIR's own reader takes the file
@@ -73,13 +75,13 @@ def test_roundtrip_through_a_file_reproduces_spikes_exactly(case, tmp_path):
     np.testing.assert_array_equal(c.counts, a.counts)
 
 
-def test_exact_graph_reimports_by_nir_definitions_alone():
+def test_exact_graph_reimports_by_nir_definitions_alone(native):
     """Current synapses, no refractory period, inhibition with tau_inh == tau_exc: the
     graph is exact NIR (no approximations), so reading it by NIR's equations only (no
     neuromem metadata) gives the same spike trains."""
     neuron = LIFParams(synapse="current", t_ref_s=0.0, tau_mem_s=0.02, tau_exc_s=0.004,
                        tau_inh_s=0.004, inhibition=0.004, v_thresh_V=-0.06)
-    net = _native("ideal", "differential", neuron, w_max=0.01)
+    net = native("ideal", "differential", neuron, w_max=0.01)
     graph = to_nir(net)
     assert graph.nodes["neurons"].metadata["neuromem"]["exact"] == 1
     assert "inhibition" in graph.nodes
@@ -93,8 +95,8 @@ def test_exact_graph_reimports_by_nir_definitions_alone():
         np.testing.assert_array_equal(ra, rb)
 
 
-def test_approximations_are_recorded():
-    net = _native(*CASES["conductance_wta_ideal"][:3])
+def test_approximations_are_recorded(native):
+    net = native(*CASES["conductance_wta_ideal"][:3])
     meta = to_nir(net).nodes["neurons"].metadata["neuromem"]
     assert meta["exact"] == 0
     assert "refractory" in meta["approximations"] and "linearised" in meta["approximations"]
@@ -310,3 +312,88 @@ def test_graph_exported_by_snntorch_itself():
     graph = export_to_nir(net, torch.zeros(1, 6))
     imported = from_nir(graph, "ideal", dt_s=1e-4, spike_convention="per_step")
     assert imported.layer.n_out == 3
+
+
+# ----------------------------------------------------------------- neuromem evaluate NET.nir
+
+def _digit_templates():
+    """Class-mean templates of the digits training split, contrast-normalised: (64, 10)."""
+    from neuromem.data.digits import load_digits_split
+    x_tr, y_tr, x_te, y_te = load_digits_split(0.3, 0)
+    w = np.stack([x_tr[y_tr == c].mean(axis=0) for c in range(10)], axis=1)
+    w = w - w.mean(axis=1, keepdims=True)
+    return w / np.abs(w).max(), x_te, y_te
+
+
+def test_evaluate_cli_runs_a_nir_graph_on_a_dataset(tmp_path, inference_network, neuromem_cli,
+                                                    one_line_error):
+    """``neuromem evaluate NET.nir --device CARD --dataset sklearn_digits --json``: the
+    imported graph sees the digits task's encoding (Poisson, 63.75 Hz at full intensity), so
+    its accuracy equals the native network's on the same spike trains exactly (the import
+    is lossless, test above) and its energy per inference is the native run's."""
+    from neuromem import cli
+    from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+
+    w, x_te, y_te = _digit_templates()
+    neuron = LIFParams(synapse="current", t_ref_s=0.0, tau_mem_s=0.02, tau_exc_s=0.005,
+                       v_thresh_V=-0.060)
+    net = inference_network(64, 10, neuron, mapping="differential", w_max=0.01, weights=w,
+                            dt_s=DT, t_present_s=0.2, seed=0)
+    path = write_nir(net, tmp_path / "templates.nir")
+    rates = x_te * 63.75                       # the digits encoding, in closed form
+    run = net.run(rates)
+    pred = run.counts.argmax(axis=1)
+    pred[run.counts.sum(axis=1) == 0] = -1
+    acc = float(np.mean(pred == y_te))
+    assert acc > 0.7                           # measured 85.6 %; chance 10 %
+
+    out = neuromem_cli("evaluate", path, "--device", "ideal", "--dataset", "sklearn_digits",
+                       "--json", timeout=120)
+    assert out.returncode == 0, out.stderr
+    ev = json.loads(out.stdout)
+    assert ev["n_samples"] == len(y_te) == 540 and ev["device"] == "ideal"
+    assert ev["accuracy"] == acc
+    # MAC mode: 8-bit DAC and ADC on the ideal card answer as the float dot product does,
+    # but for near-ties (measured: 0 of 540 answers differ)
+    assert abs(ev["mac_accuracy"] - np.mean((x_te @ w).argmax(axis=1) == y_te)) <= 0.01
+    section = EnergySection()
+    _, counts, xbar = mac_mode(net.layer, x_te, section, np.random.default_rng(0))
+    native = energy_summary(energy_inputs(layer=net.layer, xbar=xbar, test_events=run.events,
+                                          mac_counts=counts, n_test=len(y_te), dt_s=DT,
+                                          section=section, acc_spiking=acc, acc_mac=0.0),
+                            load_device("ideal"), section.tech)
+    assert ev["energy"]["spiking_J_per_inference"] == pytest.approx(native["spiking_J"],
+                                                                    rel=1e-12)
+    assert ev["energy"]["mac_J_per_inference"] == pytest.approx(native["mac_J"], rel=1e-12)
+    assert ev["neurobench"]["spiking"]["synaptic_operations"]["Effective_ACs"] > 0
+
+    # one-line errors: a graph of another input size, a missing dataset
+    small = write_nir(inference_network(10, 10, neuron, dt_s=DT, t_present_s=0.2),
+                      tmp_path / "small.nir")
+    err = one_line_error(cli.main(["evaluate", str(small), "--dataset", "sklearn_digits"]), 2)
+    assert str(small) in err and "10 inputs" in err and "64" in err
+    err = one_line_error(cli.main(["evaluate", str(path)]), 2)
+    assert "--dataset" in err
+
+
+def test_import_onto_a_card_with_levels_programs_cells_by_pulses(inference_network):
+    """A graph's weights are programmed into a card with levels as a chip is, by whole
+    pulses: without C2C every cell sits on a level of the card's LTP curve,
+    G(P) = B (1 - exp(-P / A)) + g_min, at most half of the widest level step from its
+    target weight; with the card's C2C noise the cells scatter off the levels."""
+    from neuromem.cards import resolve_device
+
+    w, _, _ = _digit_templates()
+    neuron = LIFParams(synapse="current", t_ref_s=0.0, v_thresh_V=-0.060)
+    graph = to_nir(inference_network(64, 10, neuron, mapping="differential", w_max=0.01,
+                                     weights=w, dt_s=DT, t_present_s=0.2))
+    card = resolve_device("taox_hfox_wu2018", {"ctoc_sigma": 0.0})
+    dev = card.params
+    _p, g_lvl = dev.curve("ltp")
+    layer = from_nir(graph, card).layer
+    for cells in (layer.pos.g, layer.neg.g):
+        assert np.abs(cells[:, None] - g_lvl[None, :]).min(axis=1).max() <= 1e-12 * dev.g_max_S
+    widest = np.diff(g_lvl).max() / (dev.g_max_S - dev.g_min_S)
+    assert np.max(np.abs(layer.weights() - w)) <= widest + 1e-12
+    noisy = from_nir(graph, "taox_hfox_wu2018").layer.pos.g
+    assert np.abs(noisy[:, None] - g_lvl[None, :]).min(axis=1).max() > 1e-3 * dev.g_max_S

@@ -1,19 +1,12 @@
 """``neuromem run``: card resolution, overrides and the JSON contract."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from neuromem.cards import load_network_data, parse_override, resolve_device
 from neuromem.exceptions import ConfigError
 from neuromem.tasks.digits import build_sections
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "neuromem", *args], capture_output=True,
-                          text=True, timeout=600)
 
 
 def test_parse_override_types():
@@ -43,22 +36,22 @@ def test_overrides_reach_the_resolved_sections():
                                           ("stdp.rule=hebb", "stdp.rule"),
                                           ("device.g_maxx_S=1", "device.g_maxx_S"),
                                           ("nosuch.key=1", "nosuch.key")])
-def test_bad_overrides_are_config_errors(override, key):
-    out = run_cli("run", "digits_stdp", "--quick", "--set", override)
+def test_bad_overrides_are_config_errors(override, key, neuromem_cli):
+    out = neuromem_cli("run", "digits_stdp", "--quick", "--set", override)
     assert out.returncode == 2, out.stderr
     assert key in out.stderr and "Traceback" not in out.stderr
 
 
-def test_unknown_network_and_device_suggest_the_closest():
-    out = run_cli("run", "digits_stpd")
+def test_unknown_network_and_device_suggest_the_closest(neuromem_cli):
+    out = neuromem_cli("run", "digits_stpd")
     assert out.returncode == 2 and "did you mean 'digits_stdp'" in out.stderr
-    out = run_cli("run", "digits_stdp", "--set", "device=taox")
+    out = neuromem_cli("run", "digits_stdp", "--set", "device=taox")
     assert out.returncode == 2 and "did you mean 'taox_hfox_wu2018'" in out.stderr
 
 
-def test_run_json_contract_and_learning_beats_chance(tmp_path):
-    out = run_cli("run", "digits_stdp", "--quick", "--set", "data.n_train=300", "--json",
-                  "--seed", "1", "-o", str(tmp_path / "run.h5"))
+def test_run_json_contract_and_learning_beats_chance(tmp_path, neuromem_cli):
+    out = neuromem_cli("run", "digits_stdp", "--quick", "--set", "data.n_train=300", "--json",
+                         "--seed", "1", "-o", str(tmp_path / "run.h5"))
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     for key in ("accuracy", "n_train", "n_test", "wall_s"):

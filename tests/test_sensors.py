@@ -1,6 +1,5 @@
 """Sensor workloads: send-on-delta counts, series validation, the motion task end to end."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -82,8 +81,7 @@ def test_motion_quick_learns_and_reports_energy():
 
 
 @needs_sktime
-def test_motion_cli_rejects_unknown_learning():
-    r = subprocess.run([sys.executable, "-m", "neuromem", "run", "motion", "--quick",
-                        "--set", "learning=stdp"], capture_output=True, text=True)
+def test_motion_cli_rejects_unknown_learning(neuromem_cli):
+    r = neuromem_cli("run", "motion", "--quick", "--set", "learning=stdp")
     assert r.returncode == 2 and r.stderr.startswith("neuromem: error:")
     assert "learning" in r.stderr

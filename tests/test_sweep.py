@@ -7,12 +7,10 @@ compared with exact equality on purpose: the claim under test is bit-identical r
 whichever engine runs a run, in whatever order.
 """
 
-import contextlib
 import errno
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,28 +40,11 @@ replicates = 2
 """
 
 
-def write(folder: Path, text: str, name: str = "sweep.toml") -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def assert_same_index(a: dict, b: dict) -> None:
-    assert list(a) == list(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-
-
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "neuromem", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
-def toy50(tmp_path_factory):
+def toy50(tmp_path_factory, write_card):
     """The 50-run toy sweep, run serially once: (card path, index)."""
     folder = tmp_path_factory.mktemp("toy50")
-    card = write(folder, TOY_50)
+    card = write_card(folder, TOY_50)
     report = run_sweep(card, folder / "serial", engine="serial")
     assert report.n_done == 50 and report.n_failed == 0
     return card, read_index(folder / "serial")
@@ -71,8 +52,8 @@ def toy50(tmp_path_factory):
 
 # ------------------------------------------------------------------------- cards and seeds
 
-def test_grid_expansion_identities_and_seeds(tmp_path):
-    card = write(tmp_path, TOY_50)
+def test_grid_expansion_identities_and_seeds(tmp_path, write_card):
+    card = write_card(tmp_path, TOY_50)
     sweep = load_sweep(card)
     assert sweep.mode == "grid" and sweep.swept == ("data.x",)
     assert len(sweep.runs) == 50 and sweep.describe() == "25 points x 2 replicates = 50 runs"
@@ -85,19 +66,19 @@ def test_grid_expansion_identities_and_seeds(tmp_path):
         assert run.overrides == {"data.n_draws": 6, "data.x": run.params["data.x"]}
     # The same card gives the same runs; another base seed or [fixed] value other runs.
     assert [r.run_id for r in load_sweep(card).runs] == ids
-    other = load_sweep(write(tmp_path, TOY_50.replace("base_seed = 11", "base_seed = 12"),
-                             "other.toml"))
+    other = load_sweep(write_card(tmp_path, TOY_50.replace("base_seed = 11", "base_seed = 12"),
+                                  "other.toml"))
     assert not set(ids) & {r.run_id for r in other.runs}
     # Adding grid values keeps the runs the two sweeps share (ids and seeds).
-    grown = load_sweep(write(tmp_path, TOY_50.replace('"data.x" = [', '"data.x" = [99.0, '),
-                             "grown.toml"))
+    grown = load_sweep(write_card(tmp_path, TOY_50.replace('"data.x" = [', '"data.x" = [99.0, '),
+                                  "grown.toml"))
     shared = {r.run_id: r.seed for r in grown.runs}
     assert all(shared[r.run_id] == r.seed for r in sweep.runs) and len(shared) == 52
     assert grown.hash != sweep.hash
 
 
-def test_nested_keys_and_device_keys(tmp_path):
-    card = write(tmp_path, """
+def test_nested_keys_and_device_keys(tmp_path, write_card):
+    card = write_card(tmp_path, """
 network = "toy"
 [fixed]
 data.n_draws = 3
@@ -109,7 +90,7 @@ g_max_dtod = [0.0, 0.25]
     assert len(sweep.runs) == 2 and sweep.mode == "grid"
 
 
-def test_random_draws_are_deterministic_in_range_and_stable(tmp_path):
+def test_random_draws_are_deterministic_in_range_and_stable(tmp_path, write_card):
     text = """
 network = "toy"
 base_seed = 5
@@ -121,7 +102,7 @@ n_samples = {n}
 device = {{choice = ["ideal", "taox_hfox_wu2018"]}}
 "device.g_max_dtod" = {{normal = [0.2, 0.01]}}
 """
-    sweep = load_sweep(write(tmp_path, text.format(n=40)))
+    sweep = load_sweep(write_card(tmp_path, text.format(n=40)))
     assert sweep.mode == "random" and len(sweep.runs) == 40
     params = [run.params for run in sweep.runs]
     assert all(-1 <= p["data.x"] <= 1 and 1e-4 <= p["data.sleep_s"] <= 1e-2 for p in params)
@@ -129,16 +110,16 @@ device = {{choice = ["ideal", "taox_hfox_wu2018"]}}
     assert {p["device"] for p in params} == {"ideal", "taox_hfox_wu2018"}
     assert abs(np.mean([p["device.g_max_dtod"] for p in params]) - 0.2) < 0.01
     assert [r.sample for r in sweep.runs[:3]] == [0, 1, 2]
-    more = load_sweep(write(tmp_path, text.format(n=50), "more.toml"))
+    more = load_sweep(write_card(tmp_path, text.format(n=50), "more.toml"))
     assert [r.params for r in more.runs[:40]] == params
     assert [r.run_id for r in more.runs[:40]] == [r.run_id for r in sweep.runs]
 
 
-def test_seed_in_the_grid_is_the_run_seed(tmp_path):
-    sweep = load_sweep(write(tmp_path, 'network = "toy"\n[grid]\nseed = [3, 4]\n'))
+def test_seed_in_the_grid_is_the_run_seed(tmp_path, write_card):
+    sweep = load_sweep(write_card(tmp_path, 'network = "toy"\n[grid]\nseed = [3, 4]\n'))
     assert [r.seed for r in sweep.runs] == [3, 4]
     with pytest.raises(ConfigError, match="replicates"):
-        load_sweep(write(tmp_path, 'network = "toy"\nreplicates = 2\n[grid]\nseed = [3, 4]\n'))
+        load_sweep(write_card(tmp_path, 'network = "toy"\nreplicates = 2\n[grid]\nseed = [3, 4]\n'))
 
 
 @pytest.mark.parametrize("text,key", [
@@ -164,20 +145,20 @@ def test_seed_in_the_grid_is_the_run_seed(tmp_path):
     ('network = "toy"\n[grid]\n"quick.x" = [1]\n', "grid.quick.x"),
     ('network = "toy"\n[fixed]\nseed = 3\n', "fixed.seed"),
 ])
-def test_invalid_sweep_cards_name_file_and_key(tmp_path, text, key):
-    card = write(tmp_path, text)
+def test_invalid_sweep_cards_name_file_and_key(tmp_path, text, key, write_card):
+    card = write_card(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_sweep(card)
     assert info.value.file == str(card) and info.value.key == key, str(info.value)
 
 
-def test_unknown_network_card(tmp_path):
+def test_unknown_network_card(tmp_path, write_card):
     with pytest.raises(ConfigError, match="did you mean 'toy'"):
-        load_sweep(write(tmp_path, 'network = "tyo"\n'))
+        load_sweep(write_card(tmp_path, 'network = "tyo"\n'))
 
 
-def test_quick_applies_the_network_cards_quick_table(tmp_path, toy50):
-    card = write(tmp_path, 'network = "toy"\nquick = true\n')
+def test_quick_applies_the_network_cards_quick_table(tmp_path, toy50, write_card):
+    card = write_card(tmp_path, 'network = "toy"\nquick = true\n')
     run_sweep(card, tmp_path / "q", engine="serial")
     assert read_index(tmp_path / "q")["metrics.n_draws"].tolist() == [2]
 
@@ -210,7 +191,7 @@ def test_serial_outputs_manifest_shards_and_index(toy50):
     assert "50 complete, 0 failed" in text and "x_plus_mean" in text
 
 
-def test_pool_gives_the_same_index_as_serial(toy50, tmp_path):
+def test_pool_gives_the_same_index_as_serial(toy50, tmp_path, assert_same_index):
     card, index = toy50
     report = run_sweep(card, tmp_path / "pool", engine="pool", workers=2)
     assert report.n_done == 50 and report.workers == 2 and report.warm_runs == 50
@@ -218,7 +199,7 @@ def test_pool_gives_the_same_index_as_serial(toy50, tmp_path):
 
 
 @pytest.mark.dask
-def test_dask_local_cluster_gives_the_same_index_as_serial(toy50, tmp_path):
+def test_dask_local_cluster_gives_the_same_index_as_serial(toy50, tmp_path, assert_same_index):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
@@ -227,51 +208,18 @@ def test_dask_local_cluster_gives_the_same_index_as_serial(toy50, tmp_path):
     assert_same_index(read_index(tmp_path / "dask"), toy50[1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process started in its own session, and its children."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-
-
 @pytest.mark.dask
-def test_real_dask_scheduler_and_worker_serve_the_cli(tmp_path):
-    pytest.importorskip("distributed")
-    card = write(tmp_path, 'network = "toy"\nbase_seed = 4\n[grid]\n"data.x" = [0.0, 1.0, 2.0]\n'
-                           '"data.n_draws" = [2, 3]\n')
+def test_real_dask_scheduler_and_worker_serve_the_cli(tmp_path, assert_same_index, neuromem_cli,
+                                                      write_card, dask_cluster):
+    card = write_card(tmp_path, 'network = "toy"\nbase_seed = 4\n[grid]\n'
+                                '"data.x" = [0.0, 1.0, 2.0]\n"data.n_draws" = [2, 3]\n')
     run_sweep(card, tmp_path / "serial", engine="serial")
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = []
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--no-dashboard"], start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
-             "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        out = run_cli("sweep", card, "-o", tmp_path / "dask", "--scheduler", address, "--json",
-                      timeout=600)
-        assert out.returncode == 0, out.stderr[-3000:]
-        report = json.loads(out.stdout)
-        assert report["engine"] == "dask" and report["n_done"] == 6
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+    address = dask_cluster.start()
+    out = neuromem_cli("sweep", card, "-o", tmp_path / "dask", "--scheduler", address, "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["engine"] == "dask" and report["n_done"] == 6
+    dask_cluster.stop()
     assert_same_index(read_index(tmp_path / "dask"), read_index(tmp_path / "serial"))
 
 
@@ -282,9 +230,10 @@ def _shards(folder: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_kill_9_of_the_driver_then_resume_equals_an_uninterrupted_sweep(tmp_path):
-    card = write(tmp_path, TOY_50.replace('"data.n_draws" = 6',
-                                          '"data.n_draws" = 6\n"data.sleep_s" = 0.03'))
+def test_kill_9_of_the_driver_then_resume_equals_an_uninterrupted_sweep(
+        tmp_path, assert_same_index, neuromem_cli, write_card):
+    card = write_card(tmp_path, TOY_50.replace('"data.n_draws" = 6',
+                                               '"data.n_draws" = 6\n"data.sleep_s" = 0.03'))
     run_sweep(card, tmp_path / "reference", engine="serial")
     reference = read_index(tmp_path / "reference")
     folder = tmp_path / "killed"
@@ -307,7 +256,7 @@ def test_kill_9_of_the_driver_then_resume_equals_an_uninterrupted_sweep(tmp_path
             proc.wait(timeout=30)
         assert all(is_complete(path) for path in _shards(folder))  # never a damaged shard
     time.sleep(0.5)                           # orphaned pool workers notice and exit
-    out = run_cli("sweep", card, "-o", folder, "--resume", "--workers", "2", "--json")
+    out = neuromem_cli("sweep", card, "-o", folder, "--resume", "--workers", "2", "--json")
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
     assert report["n_skipped"] >= thresholds[-1] and report["n_skipped"] + report["n_done"] == 50
@@ -318,9 +267,9 @@ def test_kill_9_of_the_driver_then_resume_equals_an_uninterrupted_sweep(tmp_path
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_resumable_sweep(tmp_path, toy50):
-    card = write(tmp_path, TOY_50.replace('"data.n_draws" = 6',
-                                          '"data.n_draws" = 6\n"data.sleep_s" = 0.05'))
+def test_ctrl_c_leaves_a_resumable_sweep(tmp_path, toy50, write_card):
+    card = write_card(tmp_path, TOY_50.replace('"data.n_draws" = 6',
+                                               '"data.n_draws" = 6\n"data.sleep_s" = 0.05'))
     folder = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
                              str(folder), "--workers", "2"], stdout=subprocess.PIPE,
@@ -342,8 +291,8 @@ def test_ctrl_c_leaves_a_resumable_sweep(tmp_path, toy50):
     assert report.n_skipped + report.n_done == 50 and len(_shards(folder)) == 50
 
 
-def test_a_run_that_kills_its_worker_fails_alone(tmp_path):
-    card = write(tmp_path, """
+def test_a_run_that_kills_its_worker_fails_alone(tmp_path, write_card):
+    card = write_card(tmp_path, """
 network = "toy"
 [fixed]
 "data.crash" = "exit"
@@ -364,9 +313,9 @@ network = "toy"
         assert f.attrs["n_failed"] == 1
 
 
-def test_a_raising_run_is_recorded_with_its_traceback(tmp_path, capsys):
-    card = write(tmp_path, 'network = "toy"\n[fixed]\n"data.crash" = "raise"\n'
-                           '"data.crash_x" = 1.0\n[grid]\n"data.x" = [0.0, 1.0, 2.0]\n')
+def test_a_raising_run_is_recorded_with_its_traceback(tmp_path, capsys, write_card):
+    card = write_card(tmp_path, 'network = "toy"\n[fixed]\n"data.crash" = "raise"\n'
+                                '"data.crash_x" = 1.0\n[grid]\n"data.x" = [0.0, 1.0, 2.0]\n')
     assert cli.main(["sweep", str(card), "-o", str(tmp_path / "out"), "--serial"]) == 1
     err = capsys.readouterr().err
     assert "1 of 3 runs failed" in err and "crashed on purpose" in err
@@ -378,7 +327,7 @@ def test_a_raising_run_is_recorded_with_its_traceback(tmp_path, capsys):
     assert report.n_skipped == 2 and report.n_failed == 1
 
 
-def test_truncated_shard_and_stray_tmp_are_redone_on_resume(toy50, tmp_path):
+def test_truncated_shard_and_stray_tmp_are_redone_on_resume(toy50, tmp_path, assert_same_index):
     card, index = toy50
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -393,16 +342,16 @@ def test_truncated_shard_and_stray_tmp_are_redone_on_resume(toy50, tmp_path):
     assert_same_index(read_index(folder), index)
 
 
-def test_existing_folder_and_changed_sweep_are_refused(toy50, tmp_path):
+def test_existing_folder_and_changed_sweep_are_refused(toy50, tmp_path, neuromem_cli, write_card):
     card, _ = toy50
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
-    out = run_cli("sweep", card, "-o", folder, "--serial")
+    out = neuromem_cli("sweep", card, "-o", folder, "--serial")
     assert out.returncode == 2 and "--resume" in out.stderr and "-o" in out.stderr
-    changed = write(tmp_path, TOY_50.replace('"data.x" = [', '"data.x" = [99.0, '))
+    changed = write_card(tmp_path, TOY_50.replace('"data.x" = [', '"data.x" = [99.0, '))
     with pytest.raises(ConfigError, match="--force"):
         run_sweep(changed, folder, engine="serial", resume=True)
-    out = run_cli("sweep", changed, "-o", folder, "--serial", "--resume")
+    out = neuromem_cli("sweep", changed, "-o", folder, "--serial", "--resume")
     assert out.returncode == 2 and "--force" in out.stderr
     report = run_sweep(changed, folder, engine="serial", resume=True, force=True)
     assert (report.n_skipped, report.n_done) == (50, 2)
@@ -428,7 +377,7 @@ def _disk_full_after(limit: int):
 
 
 def test_a_full_disk_stops_the_sweep_and_loses_no_committed_run(toy50, tmp_path, monkeypatch,
-                                                                capsys):
+                                                                capsys, assert_same_index):
     card, index = toy50
     folder = tmp_path / "out"
     per_shard = []                      # datasets a toy shard holds: the 11th shard fails
@@ -470,8 +419,8 @@ def test_inspect_reads_results_shards_and_unfinished_folders(toy50, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_small_digits_sweep_in_the_pool(tmp_path):
-    card = write(tmp_path, """
+def test_small_digits_sweep_in_the_pool(tmp_path, write_card):
+    card = write_card(tmp_path, """
 network = "digits_stdp"
 base_seed = 3
 replicates = 2

@@ -35,22 +35,10 @@ replicates = 2
 """
 
 
-def write(folder: Path, text: str, name: str = "sweep.toml") -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def same_index(a: dict, b: dict) -> None:
-    assert list(a) == list(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-
-
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, write_card):
     folder = tmp_path_factory.mktemp("ref")
-    card = write(folder, TOY)
+    card = write_card(folder, TOY)
     report = run_sweep(card, folder / "serial", engine="serial")
     assert report.n_done == 10
     return card, read_index(folder / "serial")
@@ -69,27 +57,27 @@ def _shards(folder: Path) -> list[Path]:
     ("grid", '"device.g_max_dtod" = [0.1, -1.0]', "grid.device.g_max_dtod", "-1.0"),
     ("grid", '"neuron.tau_mem_s" = [0.02, nan]', "grid.neuron.tau_mem_s", "nan"),
 ])
-def test_every_points_resolved_cards_are_validated_before_any_run(tmp_path, table, value,
-                                                                  key, expect):
-    card = write(tmp_path, f'network = "digits_stdp"\nquick = true\n[{table}]\n{value}\n')
+def test_every_points_resolved_cards_are_validated_before_any_run(tmp_path, table, value, key,
+                                                                  expect, write_card,
+                                                                  neuromem_cli):
+    card = write_card(tmp_path, f'network = "digits_stdp"\nquick = true\n[{table}]\n{value}\n')
     with pytest.raises(ConfigError) as info:
         load_sweep(card)
     err = info.value
     assert err.file == str(card) and err.key == key and expect in str(err), str(err)
     # the command line exits 2 with that one line and starts nothing
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = neuromem_cli("sweep", card, "-o", out, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert str(card) in proc.stderr and key in proc.stderr and not out.exists()
 
 
-def test_the_last_of_many_points_is_checked_too(tmp_path):
+def test_the_last_of_many_points_is_checked_too(tmp_path, write_card):
     values = [float(k) for k in range(2000)] + [float("inf")]
     text = 'network = "toy"\n[grid]\n"data.sleep_s" = [' + ", ".join(
         "inf" if v == float("inf") else repr(v) for v in values) + "]\n"
     with pytest.raises(ConfigError) as info:
-        load_sweep(write(tmp_path, text))
+        load_sweep(write_card(tmp_path, text))
     assert info.value.key == "grid.data.sleep_s" and "inf" in str(info.value)
 
 
@@ -133,8 +121,8 @@ def test_checksums_are_recorded_in_the_journal_and_manifest(reference, tmp_path)
     assert not list(folder.rglob("*.part"))
 
 
-def test_a_corrupted_shard_is_detected_rerun_and_reported_on_resume(reference, tmp_path,
-                                                                   capsys):
+def test_a_corrupted_shard_is_detected_rerun_and_reported_on_resume(reference, tmp_path, capsys,
+                                                                    assert_same_index):
     card, index = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -147,12 +135,13 @@ def test_a_corrupted_shard_is_detected_rerun_and_reported_on_resume(reference, t
     assert (report.n_corrupt, report.n_done, report.n_skipped) == (1, 1, 9)
     assert report.corrupt == [victim.stem]
     assert victim.with_name(victim.name + ".corrupt").is_file()
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
     assert cli.main(["inspect", "--verify", str(folder)]) == 0
     assert "10 shards verified" in capsys.readouterr().out
 
 
-def test_a_shard_corrupted_after_the_sweep_is_caught_by_the_merge(reference, tmp_path):
+def test_a_shard_corrupted_after_the_sweep_is_caught_by_the_merge(reference, tmp_path,
+                                                                  assert_same_index):
     card, index = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -165,11 +154,12 @@ def test_a_shard_corrupted_after_the_sweep_is_caught_by_the_merge(reference, tmp
     assert len(read_index(folder)["run_id"]) == 9 and not victim.exists()
     report = run_sweep(card, folder, engine="serial", resume=True)
     assert report.n_done == 1
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_4_kib_of_random_bytes_in_a_shard_never_pass_resume(reference, tmp_path, seed):
+def test_4_kib_of_random_bytes_in_a_shard_never_pass_resume(reference, tmp_path, seed,
+                                                            assert_same_index):
     card, index = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -179,12 +169,12 @@ def test_4_kib_of_random_bytes_in_a_shard_never_pass_resume(reference, tmp_path,
     assert bad.corrupt + bad.incomplete == [victim.stem] and not bad.clean
     report = run_sweep(card, folder, engine="serial", resume=True)
     assert report.n_corrupt + report.n_truncated == 1 and report.n_done == 1
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
 
 
 # ---------------------------------------------------------------------------- repair
 
-def test_a_truncated_manifest_is_rebuilt_by_repair(reference, tmp_path, capsys):
+def test_a_truncated_manifest_is_rebuilt_by_repair(reference, tmp_path, capsys, assert_same_index):
     card, index = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -200,22 +190,22 @@ def test_a_truncated_manifest_is_rebuilt_by_repair(reference, tmp_path, capsys):
     assert sum("sha256" in r for r in rebuilt["runs"]) == 9
     report = run_sweep(card, folder, engine="serial", resume=True)
     assert (report.n_skipped, report.n_done) == (9, 1)
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
 
 
-def test_repair_refuses_a_card_that_changed(reference, tmp_path):
+def test_repair_refuses_a_card_that_changed(reference, tmp_path, write_card):
     card, _ = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
-    changed = write(tmp_path, TOY.replace('"data.n_draws" = 5', '"data.n_draws" = 5\n'
-                                          '"data.sleep_s" = 0.0'), "changed.toml")
+    changed = write_card(tmp_path, TOY.replace('"data.n_draws" = 5', '"data.n_draws" = 5\n'
+                                               '"data.sleep_s" = 0.0'), "changed.toml")
     # same runs' ids differ, so no shard is claimed; a card with the same runs but another
     # hash (a comment does not change the parsed card) is accepted
     code = cli.main(["sweep", str(changed), "-o", str(folder), "--repair"])
     assert code == 0
     from neuromem.sweep.ledger import repair_manifest
-    other = load_sweep(write(tmp_path, TOY.replace("base_seed = 7", "base_seed = 7\n"
-                                                   'summary = "edited"'), "edited.toml"))
+    other = load_sweep(write_card(tmp_path, TOY.replace("base_seed = 7", "base_seed = 7\n"
+                                                        'summary = "edited"'), "edited.toml"))
     with pytest.raises(ConfigError, match="another hash"):
         repair_manifest(other, folder)
     assert repair_manifest(other, folder, force=True)["n_shards"] == 10
@@ -241,7 +231,8 @@ def test_commit_is_idempotent_first_writer_wins(tmp_path):
     assert commit_shard(third, shard)["duplicate"] is False and is_complete(shard)
 
 
-def test_late_shards_of_a_killed_driver_are_kept_and_counted(reference, tmp_path):
+def test_late_shards_of_a_killed_driver_are_kept_and_counted(reference, tmp_path,
+                                                             assert_same_index):
     card, index = reference
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
@@ -260,11 +251,11 @@ def test_late_shards_of_a_killed_driver_are_kept_and_counted(reference, tmp_path
     report = run_sweep(card, folder, engine="serial", resume=True)
     assert (report.n_late, report.n_skipped, report.n_done) == (4, 10, 0)
     assert len(verify_sweep(folder).ok) == 10
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
 
 
-def test_a_run_whose_shard_appears_meanwhile_counts_as_late(reference, tmp_path,
-                                                            monkeypatch):
+def test_a_run_whose_shard_appears_meanwhile_counts_as_late(reference, tmp_path, monkeypatch,
+                                                            assert_same_index):
     """A late task of a killed driver commits the run the new driver is running."""
     card, index = reference
     folder = tmp_path / "out"
@@ -283,14 +274,14 @@ def test_a_run_whose_shard_appears_meanwhile_counts_as_late(reference, tmp_path,
     report = run_sweep(card, folder, engine="serial", resume=True)
     assert report.n_done == 2 and report.n_late == 2
     assert not list(folder.rglob("*.part"))
-    same_index(read_index(folder), index)
+    assert_same_index(read_index(folder), index)
 
 
 # ------------------------------------------------------------------------------ Dask
 
 @pytest.mark.dask
-def test_dask_with_a_relative_output_path_and_workers_elsewhere(reference, tmp_path,
-                                                                monkeypatch):
+def test_dask_with_a_relative_output_path_and_workers_elsewhere(reference, tmp_path, monkeypatch,
+                                                                assert_same_index):
     distributed = pytest.importorskip("distributed")
     card, index = reference
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
@@ -300,7 +291,7 @@ def test_dask_with_a_relative_output_path_and_workers_elsewhere(reference, tmp_p
         monkeypatch.chdir(elsewhere)            # the workers' cwd stays where it was
         report = run_sweep(card, "sweeps/rel", scheduler=cluster.scheduler_address)
         assert report.n_done == 10 and report.folder == elsewhere / "sweeps" / "rel"
-        same_index(read_index(elsewhere / "sweeps" / "rel"), index)
+        assert_same_index(read_index(elsewhere / "sweeps" / "rel"), index)
         # a folder the workers cannot see is refused before the first run
         from neuromem.sweep.engines import DaskEngine
         engine = DaskEngine(cluster.scheduler_address, warm=False)
@@ -323,10 +314,10 @@ def test_probe_folder_reports_an_unwritable_folder(tmp_path):
 
 # ---------------------------------------------------------------------------- status
 
-def test_sweep_status_counts_errors_and_eta(tmp_path, capsys):
-    card = write(tmp_path, 'network = "toy"\n[fixed]\n"data.crash" = "raise"\n'
-                           '"data.crash_x" = 2.0\n[grid]\n"data.x" = [0.0, 1.0, 2.0, 3.0, '
-                           '4.0, 5.0]\n')
+def test_sweep_status_counts_errors_and_eta(tmp_path, capsys, write_card):
+    card = write_card(tmp_path, 'network = "toy"\n[fixed]\n"data.crash" = "raise"\n'
+                                '"data.crash_x" = 2.0\n[grid]\n"data.x" = [0.0, 1.0, 2.0, 3.0, '
+                                '4.0, 5.0]\n')
     folder = tmp_path / "out"
     run_sweep(card, folder, engine="serial")
     shards = _shards(folder)
@@ -361,67 +352,47 @@ def test_status_and_verify_of_a_damaged_or_foreign_folder(reference, tmp_path, c
     assert code == 2 and "--verify" in capsys.readouterr().err
 
 
-def test_progress_bar_on_the_pool(reference, tmp_path):
+def test_progress_bar_on_the_pool(reference, tmp_path, neuromem_cli):
     card, _ = reference
-    proc = subprocess.run([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
-                           str(tmp_path / "out"), "--workers", "2", "--progress"],
-                          capture_output=True, text=True, timeout=300)
+    proc = neuromem_cli("sweep", card, "-o", tmp_path / "out", "--workers", "2", "--progress",
+                        timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "10/10" in proc.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.dask
-def test_kill_9_of_a_dask_driver_late_shards_are_counted_and_nothing_duplicates(tmp_path):
+def test_kill_9_of_a_dask_driver_late_shards_are_counted_and_nothing_duplicates(
+        tmp_path, assert_same_index, write_card, neuromem_cli, dask_cluster):
     """Tasks of a killed Dask driver keep running on the cluster and commit after the new
     driver started: every run ends with exactly one shard, the late ones are counted, and
     the index equals the serial reference."""
-    pytest.importorskip("distributed")
-    import socket
     import time
 
-    from tests.test_sweep import _stop
-    card = write(tmp_path, TOY.replace('"data.n_draws" = 5', '"data.n_draws" = 5\n'
-                                       '"data.sleep_s" = 1.5'))
+    card = write_card(tmp_path, TOY.replace('"data.n_draws" = 5', '"data.n_draws" = 5\n'
+                                            '"data.sleep_s" = 1.5'))
     run_sweep(card, tmp_path / "serial", engine="serial")
     reference_index = read_index(tmp_path / "serial")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    procs = []
+    address = dask_cluster.start(nthreads=2)
     folder = tmp_path / "dask"
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--no-dashboard"], start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
-             "--nthreads", "2", "--no-dashboard", "--host", "127.0.0.1"],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        driver = subprocess.Popen([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
-                                   str(folder), "--scheduler", address],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 300
-        while len(_shards(folder)) < 2 and time.monotonic() < deadline:
-            assert driver.poll() is None, driver.stderr.read()[-2000:]
-            time.sleep(0.01)
-        time.sleep(0.2)                        # the next two runs are in flight
-        driver.kill()
-        driver.wait(timeout=30)
-        n_before = len(_shards(folder))
-        out = subprocess.run([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
-                              str(folder), "--scheduler", address, "--resume", "--json"],
-                             capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stderr[-3000:]
-        report = json.loads(out.stdout)
-        time.sleep(2.0)                        # any task still running finishes
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+    driver = subprocess.Popen([sys.executable, "-m", "neuromem", "sweep", str(card), "-o",
+                               str(folder), "--scheduler", address],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(_shards(folder)) < 2 and time.monotonic() < deadline:
+        assert driver.poll() is None, driver.stderr.read()[-2000:]
+        time.sleep(0.01)
+    time.sleep(0.2)                            # the next two runs are in flight
+    driver.kill()
+    driver.wait(timeout=30)
+    n_before = len(_shards(folder))
+    out = neuromem_cli("sweep", card, "-o", folder, "--scheduler", address, "--resume", "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    time.sleep(2.0)                            # any task still running finishes
+    dask_cluster.stop()
     assert report["n_late"] >= 1 and report["n_skipped"] + report["n_done"] == 10
     assert report["n_skipped"] >= n_before
     assert len(_shards(folder)) == 10 and not list(folder.rglob("*.part"))
     assert verify_sweep(folder).clean
-    same_index(read_index(folder), reference_index)
+    assert_same_index(read_index(folder), reference_index)

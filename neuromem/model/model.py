@@ -139,23 +139,20 @@ class Model:
         ``seed``), with the per-column gain rescaled so that a spike delivers the same input
         as before. A card with discrete levels is programmed open loop by pulses
         (:meth:`neuromem.devices.pulse.PulseArray.program_by_pulses`: levels, nonlinearity,
-        cycle-to-cycle noise); a continuous card is set directly. Returns a new Model; this one is unchanged.
+        cycle-to-cycle noise); a continuous card is set directly. Returns a new Model; this
+        one is unchanged.
         """
         from neuromem.cards import resolve_device
         from neuromem.layers import CrossbarLayer
+        from neuromem.model.state import program_weights
         from neuromem.network import Network
 
         card = resolve_device(device, overrides)
         old = self.network.layer
         layer = CrossbarLayer(old.n_in, old.n_out, card.params, np.random.default_rng(seed),
                               mapping=old.mapping, w_max=old.w_max, init=(0.0, 0.0))
-        layer.set_weights(old.weights())                # the targets, on the new cells
-        pulses = 0
-        if not card.params.continuous:                 # real levels: program by pulses
-            rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-            for array in (layer.pos, layer.neg):
-                if array is not None:
-                    pulses += array.program_by_pulses(array.g.copy(), rng)
+        pulses = program_weights(layer, old.weights(),
+                                 np.random.default_rng(np.random.SeedSequence([seed, 1])))
         layer.gain = old.gain / old.base_gain * layer.base_gain
         net = self.network
         new = Network(layer, _copy_population(net.population), net.stdp, dt_s=net.dt_s,
@@ -293,10 +290,21 @@ class Model:
                         data_overrides=data_overrides or {}, tech=tech, skip_bad=skip_bad,
                         progress=progress, seed=seed)
 
-    def to_nir(self):
-        """The network as a NIR graph (needs ``neuromem.nir``)."""
-        from neuromem import nir as _nir  # noqa: F401  (optional module)
-        return _nir.to_nir(self.network, label_names=self.labels)
+    def to_nir(self, *, spike_convention: str = "dirac"):
+        """The network as a NIR graph (:func:`neuromem.nir.to_nir`) with the model's labels,
+        the class of each output neuron (metadata ``neuron_labels``), its input encoding and
+        its inference presentation time; :func:`neuromem.nir.from_nir` restores every cell.
+        """
+        from neuromem.nir import to_nir
+
+        features = (self.cards.get("resolved") or {}).get("features", {})
+        encoding = {"kind": str(self.inputs.get("encoding", "poisson")),
+                    "max_rate_Hz": self.inputs.get("max_rate_Hz",
+                                                   features.get("max_rate_Hz")),
+                    "task": self.task}
+        return to_nir(self.network, label_names=self.labels, input_encoding=encoding,
+                      neuron_labels=self.neuron_class, spike_convention=spike_convention,
+                      t_present_s=self.readout.get("t_present_s"))
 
     def __repr__(self) -> str:
         layer = self.network.layer

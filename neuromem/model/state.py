@@ -17,13 +17,15 @@ from neuromem.exceptions import StoreError
 from neuromem.layers import CrossbarLayer, Population
 from neuromem.network import Network
 
-__all__ = ["network_tree", "restore_network", "CELL_ARRAYS"]
+__all__ = ["network_tree", "restore_network", "cell_arrays", "restore_cells", "program_weights",
+           "CELL_ARRAYS"]
 
 #: Per-cell arrays of a pulse device array (length n cells, or 1 when shared by all cells).
 CELL_ARRAYS = ("g", "g_min", "g_max", "a_ltp", "a_ltd", "fault")
 
 
-def _cells(array) -> dict:
+def cell_arrays(array) -> dict:
+    """Copies of a pulse device array's per-cell arrays (:data:`CELL_ARRAYS`)."""
     return {name: np.array(getattr(array, name)) for name in CELL_ARRAYS}
 
 
@@ -45,16 +47,18 @@ def network_tree(net: Network, *, test_sample_offset: int | None = None) -> dict
                    else float(net.normalize_target)},
         "layer": {"n_in": int(layer.n_in), "n_out": int(layer.n_out), "mapping": layer.mapping,
                   "w_max": float(layer.w_max), "gain": np.array(layer.gain),
-                  "pos": _cells(layer.pos)},
+                  "pos": cell_arrays(layer.pos)},
         "population": {"n": int(net.population.n),
                        "theta": np.array(net.population.state.theta)},
     }
     if layer.neg is not None:
-        tree["layer"]["neg"] = _cells(layer.neg)
+        tree["layer"]["neg"] = cell_arrays(layer.neg)
     return tree
 
 
-def _restore_cells(array, cells: dict, where: str) -> None:
+def restore_cells(array, cells: dict, where: str) -> None:
+    """Overwrite a pulse device array's cells with :func:`cell_arrays` output (StoreError
+    naming ``where`` when one is missing or has the wrong length)."""
     n = array.size
     for name in CELL_ARRAYS:
         if name not in cells:
@@ -68,6 +72,21 @@ def _restore_cells(array, cells: dict, where: str) -> None:
         setattr(array, name, value)
 
 
+def program_weights(layer, weights, rng: np.random.Generator) -> int:
+    """Program normalised weights (n_in, n_out) into the layer's cells as a chip is
+    programmed ex situ: set directly on a continuous card; on a card with discrete levels
+    open loop by pulses (RESET, then the nearest whole number of SET pulses on each cell's
+    own curve, through the device model: levels, nonlinearity, C2C noise per pulse; see
+    :meth:`neuromem.devices.pulse.PulseArray.program_by_pulses`). Returns the pulses."""
+    layer.set_weights(weights)
+    pulses = 0
+    if not layer.device.continuous:
+        for array in (layer.pos, layer.neg):
+            if array is not None:
+                pulses += array.program_by_pulses(array.g.copy(), rng)
+    return pulses
+
+
 def restore_network(tree: dict, device, neuron, stdp, *, where: str = "model") -> Network:
     """Rebuild the network of :func:`network_tree` with these device, neuron and STDP
     parameters (from the run's resolved cards)."""
@@ -79,9 +98,9 @@ def restore_network(tree: dict, device, neuron, stdp, *, where: str = "model") -
         layer = CrossbarLayer(n_in, n_out, device, np.random.default_rng(0),
                               mapping=str(lay["mapping"]), w_max=float(lay["w_max"]),
                               init=(0.0, 0.0))
-        _restore_cells(layer.pos, lay["pos"], f"{where}/layer/pos")
+        restore_cells(layer.pos, lay["pos"], f"{where}/layer/pos")
         if layer.neg is not None:
-            _restore_cells(layer.neg, lay["neg"], f"{where}/layer/neg")
+            restore_cells(layer.neg, lay["neg"], f"{where}/layer/neg")
         gain = np.ascontiguousarray(lay["gain"], dtype=np.float64)
         if gain.shape != (n_out,):
             raise StoreError(f"{where}/layer/gain: expected {n_out} values, got {gain.shape}")

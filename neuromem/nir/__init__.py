@@ -69,9 +69,9 @@ layers, non-spiking readouts (``LI``, ``CubaLI``) or other node types are refuse
 error naming the node and its type.
 """
 
-from neuromem.nir.export import export_result_to_nir, network_from_result, to_nir, write_nir
+from neuromem.nir.export import export_model, to_nir, write_graph, write_nir
 from neuromem.nir.importer import NIRNetwork, from_nir, read_graph
 from neuromem.nir.evaluate import evaluate_nir
 
-__all__ = ["to_nir", "write_nir", "from_nir", "read_graph", "NIRNetwork",
-           "export_result_to_nir", "network_from_result", "evaluate_nir"]
+__all__ = ["to_nir", "write_nir", "write_graph", "export_model", "from_nir", "read_graph",
+           "NIRNetwork", "evaluate_nir"]

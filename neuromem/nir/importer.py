@@ -12,7 +12,8 @@ import nir
 
 from neuromem.exceptions import ConfigError
 from neuromem.network import Network, SpikeInput
-from neuromem.nir.export import _CELL_FIELDS, SPIKE_CONVENTIONS, _area, charge_factor
+from neuromem.model.state import program_weights, restore_cells
+from neuromem.nir.export import SPIKE_CONVENTIONS, _area, charge_factor
 
 __all__ = ["NIRNetwork", "from_nir", "read_graph", "SUPPORTED_NODES"]
 
@@ -214,7 +215,11 @@ def from_nir(graph_or_path, device="ideal", *, dt_s: float | None = None, seed=0
     graph_or_path : nir.NIRGraph or path
     device : str, path, DeviceCard, DeviceParams or None
         The crossbar's device card (mapping, quantisation, D2D, faults, read noise as for any
-        layer). None: the card stored in a neuromem-written graph.
+        layer). The weights are programmed as a chip is programmed ex situ
+        (:func:`neuromem.model.state.program_weights`: set directly on a continuous card, by
+        pulses on a card with levels, with its nonlinearity and C2C noise; spawn key 4 of
+        ``seed``). None: the card stored in a neuromem-written graph (its cells restored
+        exactly).
     dt_s : float, optional
         Time step (default: the graph's neuromem metadata; required otherwise).
     seed : int
@@ -359,17 +364,14 @@ def from_nir(graph_or_path, device="ideal", *, dt_s: float | None = None, seed=0
                           init=(0.0, 0.0))
     if exact:                             # neuromem's own graph on its own card: lossless
         for side in ("pos", "neg"):
-            arr = getattr(layer, side)
-            if arr is None:
-                continue
-            cells = cross_meta[side]
-            for f in _CELL_FIELDS:
-                value = np.asarray(cells[f])
-                setattr(arr, f, np.ascontiguousarray(value, dtype=arr.fault.dtype
-                                                     if f == "fault" else np.float64))
+            if getattr(layer, side) is not None:
+                restore_cells(getattr(layer, side), cross_meta[side],
+                              f"{src}: node {w_name!r} metadata neuromem/{side}")
         layer.gain[:] = np.asarray(cross_meta["gain"], dtype=np.float64)
-    else:
-        layer.set_weights(eff / w_max)
+    else:                                 # programmed as a chip is: levels, C2C by pulses
+        program_rng = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(
+            *ss.spawn_key, 4)))
+        program_weights(layer, eff / w_max, program_rng)
     kw = dict(dt_s=dt, seed=seed,
               t_present_s=float(t_present_s if t_present_s is not None
                                 else meta.get("t_present_s", 1.0)),

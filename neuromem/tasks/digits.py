@@ -20,10 +20,11 @@ from neuromem.layers import MAPPINGS, CrossbarLayer, Population
 from neuromem.network import Network
 from neuromem.neurons import LIFParams
 from neuromem.plasticity import STDPParams
-from neuromem.schema import at_least, build, fraction, nonnegative, param, positive, to_plain
 from neuromem.model.tree import model_tree
+from neuromem.schema import at_least, build, fraction, nonnegative, param, positive
 from neuromem.tasks import TaskResult, register_task
-from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+from neuromem.tasks._common import compare_modes, conductance_state, result_cards
+from neuromem.tasks.compare import EnergySection
 
 __all__ = ["NetworkSection", "DigitsData", "label_neurons", "classify", "run_digits"]
 
@@ -162,15 +163,10 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     # MAC mode: the learned conductances as a DAC -> crossbar -> ADC accelerator; the most
     # driven neuron (largest column sum: the winner-take-all of the spiking network, without
     # its adaptive thresholds) answers with its label
-    y_mac, mac_counts, xbar = mac_mode(layer, r_te / dset.max_rate_Hz, energy_s,
-                                       np.random.default_rng(mac_seq))
-    winner = np.argmax(y_mac, axis=1)
-    pred_mac = assign[winner]
-    acc_mac = float(np.mean(pred_mac == y_te))
-    e_inputs = energy_inputs(layer=layer, xbar=xbar, test_events=test_run.events,
-                             mac_counts=mac_counts, n_test=len(y_te), dt_s=net_s.dt_s,
-                             section=energy_s, acc_spiking=acc, acc_mac=acc_mac)
-    e_sum = energy_summary(e_inputs, device, energy_s.tech)
+    modes = compare_modes(layer, r_te / dset.max_rate_Hz, y_te,
+                          read_mac=lambda y: assign[np.argmax(y, axis=1)], accuracy=acc,
+                          test_events=test_run.events, dt_s=net_s.dt_s, section=energy_s,
+                          device=device, rng=np.random.default_rng(mac_seq))
     raster = None
     if raster_samples:
         raster = net.run(r_te[:raster_samples], raster=True, t_present_s=t_test).raster
@@ -184,32 +180,23 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         "test_spikes_per_sample": float(test_run.counts.sum(axis=1).mean()),
         "silent_test_fraction": float(np.mean(test_run.counts.sum(axis=1) == 0)),
         "synaptic_memory_bytes_per_synapse": layer.memory_bytes() / (layer.n_in * layer.n_out),
-        "mac_accuracy": acc_mac, "energy_tech": energy_s.tech,
-        "spiking_energy_per_inference_J": e_sum["spiking_J"],
-        "mac_energy_per_inference_J": e_sum["mac_J"],
+        "mac_accuracy": modes.mac_accuracy, **modes.energy_metrics(),
     }
     table = [("task", "digits_stdp (sklearn 8x8 digits)"), ("device", device.name),
              ("neurons", net_s.n_exc), ("train / test images", f"{len(y_tr)} / {n_test}"),
              ("epochs", dset.epochs), ("accuracy", f"{100 * acc:.2f} %"),
              (f"MAC mode ({energy_s.dac_bits}b DAC, {energy_s.adc_bits}b ADC)",
-              f"{100 * acc_mac:.2f} %"),
-             (f"energy / inference ({energy_s.tech})",
-              f"spiking {e_sum['spiking_J'] * 1e9:.3g} nJ, MAC {e_sum['mac_J'] * 1e9:.3g} nJ"),
+              f"{100 * modes.mac_accuracy:.2f} %"),
+             modes.table_row(),
              ("test spikes per image", f"{metrics['test_spikes_per_sample']:.1f}"),
              ("LTP / LTD pulses (training)",
               f"{train_events['ltp_pulses']:,} / {train_events['ltd_pulses']:,}"),
              ("wall time", f"{wall:.1f} s (learning {t_learn:.1f} s, inference {t_inf:.1f} s)")]
-    state = {"g_pos_S": layer.pos.conductance_S.copy(), "g_initial_S": g_initial,
-             "gain_per_column": layer.gain.copy(), "theta_V": net.population.state.theta.copy(),
-             "neuron_labels": assign, "test_predictions": pred, "test_labels": y_te,
-             "confusion": conf}
-    if layer.neg is not None:
-        state["g_neg_S"] = layer.neg.conductance_S.copy()
-    cards = {"network": {k: v for k, v in data.items() if k != "device"},
-             "device": device.to_dict(),
-             "resolved": {"network": to_plain(net_s), "neuron": to_plain(neuron),
-                          "stdp": to_plain(stdp), "data": to_plain(dset),
-                          "energy": to_plain(energy_s)}}
+    state = conductance_state(layer, g_initial_S=g_initial, gain_per_column=layer.gain.copy(),
+                              theta_V=net.population.state.theta.copy(), neuron_labels=assign,
+                              test_predictions=pred, test_labels=y_te, confusion=conf)
+    cards = result_cards(data, device, {"network": net_s, "neuron": neuron, "stdp": stdp,
+                                        "data": dset, "energy": energy_s})
     model = model_tree(net, task="digits_stdp", label_names=[str(c) for c in range(n_classes)],
                        test_sample_offset=test_offset,
                        readout={"kind": "neuron_labels", "neuron_class": assign,
@@ -218,7 +205,5 @@ def run_digits(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                                "encoding": dset.encoding})
     return TaskResult("digits_stdp", metrics, cards,
                       {"train": train_events, "label": label_run.events,
-                       "test": test_run.events}, state, table, raster,
-                      {"energy_inputs": e_inputs, "energy_summary": {
-                          "tech": e_sum["tech"], "spiking": e_sum["spiking"],
-                          "mac": e_sum["mac"]}}, model=model)
+                       "test": test_run.events}, state, table, raster, modes.extra(),
+                      model=model)

@@ -24,11 +24,12 @@ from neuromem.layers import CrossbarLayer, Population
 from neuromem.network import Network, train_delta
 from neuromem.neurons import LIFParams
 from neuromem.plasticity import DeltaRuleParams, STDPParams
-from neuromem.schema import at_least, build, param, positive, to_plain
+from neuromem.schema import at_least, build, param, positive
 from neuromem.tasks import TaskResult, register_task
-from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+from neuromem.tasks._common import class_counts, compare_modes, conductance_state, result_cards
+from neuromem.tasks.compare import EnergySection
 from neuromem.tasks.digits import confusion
-from neuromem.tasks.kws import KWSNetwork, _class_counts
+from neuromem.tasks.kws import KWSNetwork
 
 __all__ = ["MotionFeatures", "motion_features", "summary_features", "run_motion"]
 
@@ -128,28 +129,23 @@ def run_motion(data: dict, *, path=None, device_overrides=None, seed: int = 0,
                                progress="training" if progress else False,
                                neuron_class=neuron_class)
     test = net.run(rates["test"], progress="testing" if progress else False)
-    cc = _class_counts(test.counts, k)
+    cc = class_counts(test.counts, k)
     pred = cc.argmax(axis=1)
     pred[cc.sum(axis=1) == 0] = -1
     y_te = labels["test"]
     acc = float(np.mean(pred == y_te))
     base = baseline_accuracy(raw, labels, seed)
-    y_mac, mac_counts, xbar = mac_mode(layer, rates["test"] / feat.max_rate_Hz, energy_s,
-                                       np.random.default_rng(mac_seq))
-    acc_mac = float(np.mean(_class_counts(y_mac, k).argmax(axis=1) == y_te))
-    e_inputs = energy_inputs(layer=layer, xbar=xbar, test_events=test.events,
-                             mac_counts=mac_counts, n_test=len(y_te), dt_s=feat.dt_s,
-                             section=energy_s, acc_spiking=acc, acc_mac=acc_mac)
-    e_sum = energy_summary(e_inputs, device, energy_s.tech)
+    modes = compare_modes(layer, rates["test"] / feat.max_rate_Hz, y_te,
+                          read_mac=lambda y: class_counts(y, k).argmax(axis=1), accuracy=acc,
+                          test_events=test.events, dt_s=feat.dt_s, section=energy_s,
+                          device=device, rng=np.random.default_rng(mac_seq))
     raster = net.run(rates["test"][:raster_samples], raster=True).raster \
         if raster_samples else None
     wall = time.perf_counter() - t0
-    metrics = {"accuracy": acc, "baseline_accuracy": base, "mac_accuracy": acc_mac,
+    metrics = {"accuracy": acc, "baseline_accuracy": base, "mac_accuracy": modes.mac_accuracy,
                "n_train": int(len(labels["train"])), "n_test": int(len(y_te)),
                "n_classes": n_classes, "n_rows": n_rows, "wall_s": wall, "seed": seed,
-               "device": device.name, "dataset": dset.dataset, "energy_tech": energy_s.tech,
-               "spiking_energy_per_inference_J": e_sum["spiking_J"],
-               "mac_energy_per_inference_J": e_sum["mac_J"],
+               "device": device.name, "dataset": dset.dataset, **modes.energy_metrics(),
                "input_spikes_per_sample": float(test.events["input_spikes"] / len(y_te)),
                "silent_test_fraction": float(np.mean(pred < 0))}
     table = [("task", f"motion ({dset.dataset}, {n_classes} classes)"),
@@ -157,23 +153,14 @@ def run_motion(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              ("crossbar", f"{n_rows} rows x {n_out} columns ({net_s.mapping})"),
              ("SNN accuracy", f"{100 * acc:.2f} %"),
              ("baseline (logistic regression, summary features)", f"{100 * base:.2f} %"),
-             ("MAC mode", f"{100 * acc_mac:.2f} %"),
-             (f"energy / inference ({energy_s.tech})",
-              f"spiking {e_sum['spiking_J'] * 1e9:.3g} nJ, MAC {e_sum['mac_J'] * 1e9:.3g} nJ"),
+             ("MAC mode", f"{100 * modes.mac_accuracy:.2f} %"),
+             modes.table_row(),
              ("wall time", f"{wall:.1f} s")]
-    state = {"g_pos_S": layer.pos.conductance_S.copy(),
-             "confusion": confusion(y_te, pred, n_classes), "test_predictions": pred,
-             "test_labels": y_te, "test_counts": test.counts, "neuron_labels": neuron_class,
-             "neuron_labels_grouped": True}
-    if layer.neg is not None:
-        state["g_neg_S"] = layer.neg.conductance_S.copy()
-    cards = {"network": {kk: v for kk, v in data.items() if kk != "device"},
-             "device": device.to_dict(),
-             "resolved": {"data": to_plain(dset), "features": to_plain(feat),
-                          "network": to_plain(net_s), "neuron": to_plain(neuron),
-                          "delta": to_plain(delta), "energy": to_plain(energy_s)}}
-    extra = {"label_names": [str(s) for s in names], "energy_inputs": e_inputs,
-             "energy_summary": {"tech": e_sum["tech"], "spiking": e_sum["spiking"],
-                                "mac": e_sum["mac"]}}
+    state = conductance_state(layer, confusion=confusion(y_te, pred, n_classes),
+                              test_predictions=pred, test_labels=y_te, test_counts=test.counts,
+                              neuron_labels=neuron_class, neuron_labels_grouped=True)
+    cards = result_cards(data, device, {"data": dset, "features": feat, "network": net_s,
+                                        "neuron": neuron, "delta": delta, "energy": energy_s})
+    extra = {"label_names": [str(s) for s in names], **modes.extra()}
     return TaskResult("motion", metrics, cards, {"train": train_events, "test": test.events},
                       state, table, raster, extra)
