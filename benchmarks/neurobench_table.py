@@ -21,7 +21,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 
 from neuromem.cards import load_network_data
 from neuromem.model.model import Model, _cards_of

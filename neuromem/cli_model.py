@@ -136,8 +136,18 @@ def cmd_evaluate(args) -> int:
                      + (f", {ev['n_skipped']} unreadable files skipped" if ev["n_skipped"]
                         else "")),
             ("accuracy", f"{100 * ev['accuracy']:.2f} %"),
-            ("MAC mode accuracy", f"{100 * ev['mac_accuracy']:.2f} %"),
-            ("rejected (below min_confidence)", f"{100 * ev['rejected_fraction']:.1f} %"),
+            ("MAC mode accuracy", f"{100 * ev['mac_accuracy']:.2f} %")]
+    if ev.get("accuracy_10") is not None:
+        rows.append(("accuracy on the keywords alone", f"{100 * ev['accuracy_10']:.2f} %"))
+    if ev.get("false_reject") is not None:
+        fa = ev.get("false_accept")
+        rows.append(("false accept / false reject",
+                     ("-" if fa is None else f"{100 * fa:.1f} %")
+                     + f" / {100 * ev['false_reject']:.1f} %"))
+    rows += [(f"baseline: {name.replace('_', ' ')}", f"{100 * ev[key]:.2f} %")
+             for key, name in (("logistic_accuracy", "logistic regression"),
+                               ("mlp_accuracy", "MLP")) if key in ev]
+    rows += [("rejected (below min_confidence)", f"{100 * ev['rejected_fraction']:.1f} %"),
             (f"energy / inference ({e['tech']})",
              f"spiking {e['spiking_J_per_inference'] * 1e9:.3g} nJ, MAC "
              f"{e['mac_J_per_inference'] * 1e9:.3g} nJ")]

@@ -27,8 +27,12 @@ def test_kws_learns_and_reports_both_modes(cache, tmp_path):
     data, path, dev = load_network_data("kws", {**SMALL, "data.cache_dir": cache})
     res = get_task("kws")(data, path=path, device_overrides=dev, seed=0)
     m = res.metrics
-    # 10 balanced keywords: chance is 10 %. A few hundred clips of 3 epochs learn far more.
-    assert m["accuracy"] > 0.3 and m["baseline_accuracy"] > 0.3
+    # 12 classes (10 keywords, _unknown_, _silence_), about balanced: chance is ~8 %. A few
+    # hundred clips of 3 epochs learn far more.
+    assert m["n_classes"] == 12 and res.extra["label_names"][-2:] == ["_unknown_", "_silence_"]
+    assert m["accuracy"] > 0.3 and m["baseline_accuracy"] > 0.3 and m["mlp_accuracy"] > 0.3
+    assert m["accuracy_10"] > 0.3
+    assert 0.0 <= m["false_accept"] <= 1.0 and 0.0 <= m["false_reject"] <= 1.0
     assert 0.0 <= m["mac_accuracy"] <= 1.0
     assert m["n_test"] == len(res.state["test_labels"])
     # Every test clip is in the confusion matrix (a last column for silent clips).

@@ -16,7 +16,6 @@ train time and after loading. On top of it:
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 

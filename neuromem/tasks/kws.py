@@ -26,7 +26,8 @@ from neuromem.plasticity import DeltaRuleParams, STDPParams
 from neuromem.model.tree import model_tree
 from neuromem.schema import at_least, build, fraction, nonnegative, param, positive, to_plain
 from neuromem.tasks import TaskResult, register_task
-from neuromem.tasks.compare import EnergySection, energy_inputs, energy_summary, mac_mode
+from neuromem.tasks._common import class_counts, compare_modes, conductance_state, result_cards
+from neuromem.tasks.compare import EnergySection
 from neuromem.tasks.digits import confusion
 
 __all__ = ["KWSData", "KWSFeatures", "KWSNetwork", "load_kws_features", "run_kws"]
@@ -353,11 +354,6 @@ def build_sections(data: dict, file=None):
     return dset, feat, net, neuron, delta, energy
 
 
-def _class_counts(counts: np.ndarray, per_class: int) -> np.ndarray:
-    """Spike counts summed over each class's neurons (neurons are grouped by class)."""
-    return counts.reshape(len(counts), -1, per_class).sum(axis=2)
-
-
 @register_task("kws")
 def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
             progress: bool = False, raster_samples: int = 0) -> TaskResult:
@@ -394,29 +390,26 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
     test_offset = net.samples_seen
     test = net.run(fs.rates["test"], progress="testing" if progress else False)
     t_inf = time.perf_counter() - t_inf
-    class_counts = _class_counts(test.counts, k)
-    pred = class_counts.argmax(axis=1)
-    pred[class_counts.sum(axis=1) == 0] = -1
+    scores = class_counts(test.counts, k)
+    pred = scores.argmax(axis=1)
+    pred[scores.sum(axis=1) == 0] = -1
     y_te = fs.labels["test"]
     acc = float(np.mean(pred == y_te))
     val_acc = None
     if "validation" in fs.rates and len(fs.rates["validation"]):
         val = net.run(fs.rates["validation"])
-        val_acc = float(np.mean(_class_counts(val.counts, k).argmax(axis=1)
+        val_acc = float(np.mean(class_counts(val.counts, k).argmax(axis=1)
                                 == fs.labels["validation"]))
     lr_clf, base = baseline_predictions(fs, "logistic", seed)
     t_mlp = time.perf_counter()
     mlp_clf, mlp = baseline_predictions(fs, "mlp", seed)
     t_mlp = time.perf_counter() - t_mlp
-    protocol = keyword_metrics(pred, y_te, fs.label_names, class_counts)
+    protocol = keyword_metrics(pred, y_te, fs.label_names, scores)
     # the same weights as a DAC -> crossbar -> ADC accelerator on the same test inputs
-    y_mac, mac_counts, xbar = mac_mode(layer, fs.rates["test"] / feat.max_rate_Hz, energy_s,
-                                       np.random.default_rng(mac_seq))
-    acc_mac = float(np.mean(_class_counts(y_mac, k).argmax(axis=1) == y_te))
-    e_inputs = energy_inputs(layer=layer, xbar=xbar, test_events=test.events,
-                             mac_counts=mac_counts, n_test=len(y_te), dt_s=feat.dt_s,
-                             section=energy_s, acc_spiking=acc, acc_mac=acc_mac)
-    e_sum = energy_summary(e_inputs, device, energy_s.tech)
+    modes = compare_modes(layer, fs.rates["test"] / feat.max_rate_Hz, y_te,
+                          read_mac=lambda y: class_counts(y, k).argmax(axis=1), accuracy=acc,
+                          test_events=test.events, dt_s=feat.dt_s, section=energy_s,
+                          device=device, rng=np.random.default_rng(mac_seq))
     raster = net.run(fs.rates["test"][:raster_samples], raster=True).raster \
         if raster_samples else None
     wall = time.perf_counter() - t0
@@ -428,9 +421,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
         "n_classes": n_classes, "n_rows": n_rows, "wall_s": wall, "features_s": t_features,
         "learn_s": t_learn, "inference_s": t_inf, "mlp_s": t_mlp, "seed": seed,
         "device": device.name,
-        "dataset": dset.dataset, "snr_db": dset.snr_db, "mac_accuracy": acc_mac,
-        "energy_tech": energy_s.tech, "spiking_energy_per_inference_J": e_sum["spiking_J"],
-        "mac_energy_per_inference_J": e_sum["mac_J"],
+        "dataset": dset.dataset, "snr_db": dset.snr_db, "mac_accuracy": modes.mac_accuracy,
+        **modes.energy_metrics(),
         "test_spikes_per_sample": float(test.counts.sum(axis=1).mean()),
         "input_spikes_per_sample": float(test.events["input_spikes"] / len(y_te)),
         "silent_test_fraction": float(np.mean(pred < 0)),
@@ -444,9 +436,8 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
              ("baseline: logistic regression", f"{100 * base:.2f} %"),
              ("baseline: MLP (256 hidden)", f"{100 * mlp:.2f} %"),
              (f"MAC mode ({energy_s.dac_bits}b DAC, {energy_s.adc_bits}b ADC)",
-              f"{100 * acc_mac:.2f} %"),
-             (f"energy / inference ({energy_s.tech})",
-              f"spiking {e_sum['spiking_J'] * 1e9:.3g} nJ, MAC {e_sum['mac_J'] * 1e9:.3g} nJ"),
+              f"{100 * modes.mac_accuracy:.2f} %"),
+             modes.table_row(),
              ("input / output spikes per clip",
               f"{metrics['input_spikes_per_sample']:.0f} / "
               f"{metrics['test_spikes_per_sample']:.1f}"),
@@ -454,19 +445,14 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
               f"{train_events.get('ltp_pulses', 0):,} / {train_events.get('ltd_pulses', 0):,}"),
              ("wall time", f"{wall:.1f} s (features {t_features:.1f} s, learning "
                            f"{t_learn:.1f} s, inference {t_inf:.1f} s)")]
-    state = {"g_pos_S": layer.pos.conductance_S.copy(), "confusion": conf,
-             "test_predictions": pred, "test_labels": y_te, "test_counts": test.counts,
-             "neuron_labels": neuron_class, "neuron_labels_grouped": True}
-    if layer.neg is not None:
-        state["g_neg_S"] = layer.neg.conductance_S.copy()
-    cards = {"network": {k: v for k, v in data.items() if k != "device"},
-             "device": device.to_dict(), "dataset": card,
-             "resolved": {"data": to_plain(dset), "features": to_plain(feat),
-                          "network": to_plain(net_s), "neuron": to_plain(neuron),
-                          "delta": to_plain(delta), "energy": to_plain(energy_s)}}
+    state = conductance_state(layer, confusion=conf, test_predictions=pred, test_labels=y_te,
+                              test_counts=test.counts, neuron_labels=neuron_class,
+                              neuron_labels_grouped=True)
+    cards = result_cards(data, device, {"data": dset, "features": feat, "network": net_s,
+                                        "neuron": neuron, "delta": delta, "energy": energy_s},
+                         dataset=card)
     extra = {"label_names": list(fs.label_names), "features": fs.description,
-             "energy_inputs": e_inputs, "energy_summary": {
-                 "tech": e_sum["tech"], "spiking": e_sum["spiking"], "mac": e_sum["mac"]}}
+             **modes.extra()}
     readout = build(KWSReadout, data.get("readout", {}), file=path, section="readout")
     model = model_tree(net, task="kws", label_names=fs.label_names,
                        test_sample_offset=test_offset,
@@ -483,7 +469,7 @@ def run_kws(data: dict, *, path=None, device_overrides=None, seed: int = 0,
 def _protocol_rows(protocol: dict, n_classes: int) -> list:
     if protocol["false_accept"] is None:
         return []
-    return [("SNN accuracy (10 keywords)", f"{100 * protocol['accuracy_10']:.2f} %"),
+    return [("SNN accuracy (keywords alone)", f"{100 * protocol['accuracy_10']:.2f} %"),
             ("false accept / false reject", f"{100 * protocol['false_accept']:.1f} % / "
                                             f"{100 * protocol['false_reject']:.1f} %")]
 
