@@ -39,7 +39,7 @@ def test_stored_baselines_predict_as_scikit_learn():
     y = rng.integers(0, 4, 400)
     x = centres[y] + 0.8 * rng.normal(size=(400, 12))
     lr = LogisticRegression(max_iter=500).fit(x[:300], y[:300])
-    mlp = MLPClassifier((16,), max_iter=300, random_state=0).fit(x[:300], y[:300])
+    mlp = MLPClassifier((16,), max_iter=2000, random_state=0).fit(x[:300], y[:300])
     got = baseline_predict(baseline_tree(lr, mlp), x[300:])
     np.testing.assert_array_equal(got["logistic"], lr.predict(x[300:]))
     np.testing.assert_array_equal(got["mlp"], mlp.predict(x[300:]))

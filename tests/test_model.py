@@ -155,10 +155,15 @@ def test_evaluate_a_folder_matches_labels_by_name(tmp_path, kws_model):
         right = sum(by_file[f"{w}/{v}_nohash_0.wav"] == k for v in ("f2", "m7", "croak"))
         assert conf[k, k] == right
         assert ev["per_label"][w]["accuracy"] == pytest.approx(right / 3)
-    # a label the model does not know: one error listing both label sets
+    # a word the 12-class model has no class for is an _unknown_ clip (Speech Commands)
     _folder(root, ["cat"], ["m1"])
+    ev = model.evaluate("folder", data_dir=root)
+    assert ev["per_label"]["_unknown_"]["n"] == 1 and set(ev["per_label"]) == {
+        "yes", "stop", "go", "_unknown_"}
+    # a model without an _unknown_ class: one error listing both label sets
+    from neuromem.model.evaluate import _match_labels
     with pytest.raises(ConfigError, match="does not know: cat .*model: yes, no"):
-        model.evaluate("folder", data_dir=root)
+        _match_labels(["yes", "cat"], ["yes", "no"])
 
 
 def test_evaluate_cli_json_ex_situ_and_result_file(tmp_path, kws_model, neuromem_cli):
@@ -345,7 +350,8 @@ def _recording(rng, keywords, others):
 
 def test_stream_finds_every_keyword_near_its_onset(tmp_path, kws_model, neuromem_cli):
     rng = np.random.default_rng(11)
-    keywords = list(neuromem.load_model(kws_model[0]).labels) * 2
+    keywords = [w for w in neuromem.load_model(kws_model[0]).labels
+                if not w.startswith("_")] * 2     # _unknown_, _silence_ are no words
     others = ["cat", "house", "seven", "bird", "happy", "tree"]
     y, truth, bursts = _recording(rng, keywords, others)
     path = _w(tmp_path / "long.wav", y)
@@ -357,24 +363,25 @@ def test_stream_finds_every_keyword_near_its_onset(tmp_path, kws_model, neuromem
     for word, is_kw, on, off in truth:
         if not is_kw:
             continue
-        near = [d for d in det if abs(d["start_s"] - on) <= 0.150]
-        found += bool(near)
-        correct += any(d["label"] == word for d in near)
+        found += any(abs(w["start_s"] - on) <= 0.150 for w in res["words"])
+        correct += any(d["label"] == word for d in det if abs(d["start_s"] - on) <= 0.150)
     n_kw = sum(t[1] for t in truth)
-    assert found == n_kw                      # every keyword found within 150 ms
-    # ~91 % on unheard voices: 20 keywords, at most 4 misread (binomial p=0.09: P(>4) ~ 3 %
-    # at 91 %, and the fixture is seeded, so this is a fixed check of the pipeline)
-    assert correct >= n_kw - 4
+    assert found == n_kw                      # every keyword segmented within 150 ms
+    # the quick model (2,000 clips, 4 epochs) on unheard voices: measured 15 of 20 read
+    # right here; a keyword answered _unknown_ or below min_confidence is no detection.
+    # At most 6 missed (binomial p=0.15: P(>6) ~ 2 %; the fixture is seeded, so this is a
+    # fixed check of the pipeline)
+    assert correct >= n_kw - 6
     spans = [(on, off) for _, _, on, off in truth]
     false = [d for d in det if not any(abs(d["start_s"] - on) <= 0.150 and w[1]
                                        for w, (on, _) in zip(truth, spans))]
     minutes = res["duration_s"] / 60
     # no detection where nothing was said (silence, noise floor, noise bursts): every false
-    # alarm sits on a non-keyword word, at most one per word (a 10-class model has no
-    # 'unknown' class to reject them with)
+    # alarm sits on a non-keyword word, at most one per word; the _unknown_ class rejects
+    # most of them (measured: 0 of 6 non-keywords; the 10-class model had no way to)
     for d in false:
         assert any(not kw and abs(d["start_s"] - on) <= 0.150 for _, kw, on, _ in truth), d
-    assert len(false) <= len(others)
+    assert len(false) <= 2
     print(f"stream: {found}/{n_kw} keywords found, {correct} read right, "
           f"{len(false) / minutes:.1f} false alarms per minute ({len(false)} on "
           f"{len(others)} non-keywords in {res['duration_s']:.0f} s)")
@@ -384,9 +391,10 @@ def test_speech_commands_test_list_and_label_sets(tmp_path, kws_model):
     from test_loaders import make_speech_commands
     root = make_speech_commands(tmp_path / "sc")
     model = neuromem.load_model(kws_model[0])
-    # the 12-class task has _silence_ and _unknown_, which this ten-class model lacks
-    with pytest.raises(ConfigError, match="does not know: _silence_, _unknown_"):
-        model.evaluate("speech_commands", data_dir=root)
+    # the 12-class task's _silence_ and _unknown_ are classes of this model too
+    ev12 = model.evaluate("speech_commands", data_dir=root)
+    assert {"yes", "no", "up"} <= set(ev12["per_label"]) <= set(model.labels)
+    assert ev12["false_reject"] is not None
     ev = model.evaluate("speech_commands", data_dir=root, data_overrides={"task": "10class"})
     # testing_list.txt holds speaker cccc3333's yes, no and up
     assert ev["n_clips"] == 3 and set(ev["per_label"]) == {"yes", "no", "up"}

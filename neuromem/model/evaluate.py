@@ -68,7 +68,7 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
         return match_level(w, sr, kws.frontend, kws.level_dbfs) if gain else w
 
     if isinstance(item, tuple):
-        x, y, sr = item
+        x, y, sr = item[:3]
         logmel = kws.logmel([level(c, sr) for c in x], [sr] * len(x))
         labels = [names[i] for i in y]
     else:
