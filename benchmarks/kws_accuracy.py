@@ -20,8 +20,9 @@ Rows
     ``in_domain`` model on keywords spoken by another synthesizer family
     (:mod:`neuromem.data.othersynth`), 10-way data, so its 12-way accuracy counts an
     ``_unknown_``/``_silence_`` answer as wrong;
-    ``ablation``: seed 0 with each augmentation alone / none, and the front end's earlier
-    settings (fixed window, absolute levels).
+    ``ablation``: trained on the formant voices with each augmentation alone / none, and
+    the front end's earlier settings (fixed window, absolute levels); each model is tested
+    on its in-domain split, on the Klatt voices and on the other synthesizers.
 
 Results are written after every run; a second call with the same ``--json`` resumes.
 """
@@ -145,6 +146,19 @@ def main(argv=None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     other_root = folder / "other_synthesizers"
 
+    def _family_folder(family: str) -> Path:
+        """A folder dataset of one other synthesizer family's keywords (made once)."""
+        if not (other_root / "done").exists():
+            write_keywords(other_root, KEYWORDS)
+            (other_root / "done").write_text("")
+        sub = folder / f"only_{family}"
+        if not sub.exists():
+            for word in KEYWORDS:
+                (sub / word).mkdir(parents=True)
+                for f in (other_root / word).glob(f"{family}-*.wav"):
+                    os.symlink(f, sub / word / f.name)
+        return sub
+
     def save():
         if args.json:
             out = {"network": "kws", "seeds": seeds, "rows": done,
@@ -161,25 +175,26 @@ def main(argv=None) -> int:
         for seed in seeds:
             if str(seed) in row["runs"]:
                 continue
-            if name in RUNS or name in ABLATION:
-                result, model_path = _run({**RUNS.get(name, {}), **ABLATION.get(name, {})},
+            if name in ABLATION:                     # trained on the formant voices,
+                result, model_path = _run({**RUNS["heldout_klatt"], **ABLATION[name]},
                                           seed, folder, name)
+                klatt = _evaluate(model_path, "synth_kws_klatt")   # tested in and out
+                result["klatt_accuracy"] = klatt["accuracy"]
+                result["klatt_logistic_accuracy"] = klatt["logistic_accuracy"]
+                for family in families:
+                    ev = _evaluate(model_path, "folder", _family_folder(family))
+                    result[f"{family}_accuracy"] = ev["accuracy"]
+                    result[f"{family}_logistic_accuracy"] = ev["logistic_accuracy"]
+            elif name in RUNS:
+                result, model_path = _run(RUNS[name], seed, folder, name)
                 if name == "heldout_klatt":
                     result = {**_evaluate(model_path, "synth_kws_klatt"),
                               "trained_on": "formant voices", "train": result}
             else:                                   # another synthesizer family
-                if not (other_root / "done").exists():
-                    write_keywords(other_root, KEYWORDS)
-                    (other_root / "done").write_text("")
                 base = done.get("in_domain", {}).get("models", {}).get(str(seed))
                 if base is None or not Path(base).exists():
                     base = str(_run({}, seed, folder, "in_domain")[1])
-                sub = Path(tempfile.mkdtemp(prefix=f"{name}_", dir=folder))
-                for word in KEYWORDS:                # this family's clips alone
-                    (sub / word).mkdir()
-                    for f in (other_root / word).glob(f"{name}-*.wav"):
-                        os.symlink(f, sub / word / f.name)
-                result = _evaluate(base, "folder", sub)
+                result = _evaluate(base, "folder", _family_folder(name))
                 model_path = None
             row["runs"][str(seed)] = result
             if model_path is not None:
