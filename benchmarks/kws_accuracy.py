@@ -99,7 +99,8 @@ def _evaluate(model_path, dataset, data_dir=None):
 def _mean(runs: list[dict]) -> dict:
     out = {}
     for key in runs[0]:
-        values = [r[key] for r in runs if r.get(key) is not None]
+        values = [r[key] for r in runs if isinstance(r.get(key), (int, float))
+                  and not isinstance(r.get(key), bool)]
         if values:
             out[key] = float(np.mean(values))
             out[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
