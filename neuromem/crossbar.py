@@ -233,14 +233,15 @@ class Crossbar:
     """
 
     def __init__(self, shape, device, config: CrossbarConfig | None = None,
-                 rng: np.random.Generator | None = None, *, w_max: float | None = None):
+                 rng: np.random.Generator | None = None, *, w_max: float | None = None,
+                 cells=None, reference_S: float | None = None):
         if not isinstance(device, DeviceParams) and isinstance(getattr(device, "params", None),
                                                                DeviceParams):
             device = device.params
         if not isinstance(device, DeviceParams):
             raise ConfigError(f"expected device parameters, got {type(device).__name__}",
                               key="device")
-        if not isinstance(rng, np.random.Generator):
+        if cells is None and not isinstance(rng, np.random.Generator):
             raise ConfigError("pass rng=np.random.Generator (it draws device-to-device "
                               "variation)", key="rng")
         self.config = CrossbarConfig() if config is None else config
@@ -262,19 +263,70 @@ class Crossbar:
         self.col_slices = _tile_bounds(shape[1], self.config.tile_cols)
         #: column tile of each output column (n_out,)
         self.col_tile_of = np.arange(shape[1]) // self.config.tile_cols
-        if differential:
+        #: reference conductance of an ideal (cell-less) reference, or None
+        self.reference_S = None
+        #: write-verify statistics of the last :meth:`program` with ``verify`` (else None)
+        self.programming = None
+        #: per-column analog gain of the sense amplifiers ahead of the ADC (n_out,), or None
+        #: (unity); a layer's per-column gain (:meth:`CrossbarLayer.crossbar`)
+        self.column_gain = None
+        if cells is not None:
+            self.arrays = self._adopt(cells, reference_S)
+        elif differential:
             self.arrays = (device.make_array(shape, rng), device.make_array(shape, rng))
         else:
             self.arrays = (device.make_array(shape, rng),
                            device.make_array((shape[0], self.n_col_tiles), rng))
             self.arrays[1].program(self.g_ref)
 
+    def _adopt(self, cells, reference_S) -> tuple:
+        """Existing device arrays as this crossbar's cells (shared, not copied)."""
+        cells = tuple(cells)
+        want = 2 if self.config.mapping == "differential" else (1 if reference_S is not None
+                                                                 else 2)
+        if len(cells) != want:
+            raise ConfigError(f"a {self.config.mapping} crossbar takes {want} device arrays "
+                              f"here, got {len(cells)}", key="cells")
+        ref_shape = (self.shape[0], self.n_col_tiles)
+        for k, a in enumerate(cells):
+            expect = self.shape if (k == 0 or self.config.mapping == "differential") \
+                else ref_shape
+            if tuple(a.shape) != expect:
+                raise ConfigError(f"device array {k} has shape {tuple(a.shape)}, expected "
+                                  f"{expect}", key="cells")
+        if reference_S is not None:
+            if self.config.mapping == "differential":
+                raise ConfigError("reference_S is for the offset mapping", key="reference_S")
+            if not (reference_S >= 0 and math.isfinite(reference_S)):
+                raise ConfigError(f"expected a reference conductance >= 0 S, got "
+                                  f"{reference_S!r}", key="reference_S")
+            self.reference_S = float(reference_S)
+        return cells
+
+    @classmethod
+    def of_cells(cls, cells, device, config: CrossbarConfig | None = None, *,
+                 w_max: float | None = None, reference_S: float | None = None) -> "Crossbar":
+        """A crossbar over device arrays that already exist (e.g. a trained layer's cells).
+
+        The arrays are shared, not copied: a read sees exactly their conductances, per-cell
+        D2D parameters, faults and drift. ``cells`` is ``(G+, G-)`` for the differential map,
+        ``(G, G_ref)`` or, with ``reference_S``, ``(G,)`` read against an ideal reference of
+        that conductance (what :class:`~neuromem.layers.CrossbarLayer` subtracts).
+        """
+        cells = tuple(cells)
+        if not cells:
+            raise ConfigError("expected at least one device array", key="cells")
+        return cls(cells[0].shape, device, config, w_max=w_max, cells=cells,
+                   reference_S=reference_S)
+
     @classmethod
     def from_weights(cls, W, device, config: CrossbarConfig | None = None,
-                     rng: np.random.Generator | None = None) -> "Crossbar":
+                     rng: np.random.Generator | None = None, *,
+                     verify: tuple[float, int] | None = None) -> "Crossbar":
         """Program ``W`` (``n_in x n_out``) into new arrays (module Notes: the mapping).
 
         ``w_max`` is ``config.w_max`` or, when that is None, ``max |W|`` (1 for all zeros).
+        ``verify = (tol_S, max_pulses)`` programs by write-verify (:meth:`program`).
         """
         W = np.asarray(W, dtype=np.float64)
         if W.ndim != 2:
@@ -285,7 +337,7 @@ class Crossbar:
             peak = float(np.max(np.abs(W))) if W.size else 0.0
             w_max = peak if peak > 0 and math.isfinite(peak) else 1.0
         xbar = cls(W.shape, device, config, rng, w_max=w_max)
-        xbar.program(W)
+        xbar.program(W, verify=verify, rng=rng)
         return xbar
 
     # -- geometry ---------------------------------------------------------------------------
@@ -332,8 +384,17 @@ class Crossbar:
 
     # -- mapping ----------------------------------------------------------------------------
 
-    def program(self, W) -> None:
-        """Map ``W`` to conductances and program every device (W clipped to [w_min, w_max])."""
+    def program(self, W, *, verify: tuple[float, int] | None = None,
+                rng: np.random.Generator | None = None) -> None:
+        """Map ``W`` to conductances and program every device (W clipped to [w_min, w_max]).
+
+        Without ``verify`` each device is set directly (``DeviceArray.program``). With
+        ``verify = (tol_S, max_pulses)`` every data device is programmed by write-verify
+        (``PulseArray.write_verify``: pulses through the device model, read, re-pulse until
+        within ``tol_S`` or ``max_pulses`` per cell; ``rng`` draws C2C and read noise); the
+        summed statistics land in :attr:`programming`. Offset reference cells sit at their
+        reference by construction and are not re-programmed.
+        """
         W = np.asarray(W, dtype=np.float64)
         if W.shape != self.shape:
             raise ConfigError(f"expected weights of shape {self.shape}, got {W.shape}", key="W")
@@ -341,14 +402,40 @@ class Crossbar:
             raise ConfigError("weights must be finite", key="W")
         W = np.clip(W, self.w_min, self.w_max)
         if self.config.mapping == "differential":
-            self.arrays[0].program(self.g_lo + np.maximum(W, 0.0) / self.w_per_S)
-            self.arrays[1].program(self.g_lo + np.maximum(-W, 0.0) / self.w_per_S)
+            targets = [(self.arrays[0], self.g_lo + np.maximum(W, 0.0) / self.w_per_S),
+                       (self.arrays[1], self.g_lo + np.maximum(-W, 0.0) / self.w_per_S)]
         else:
-            self.arrays[0].program(self.g_ref + W / self.w_per_S)
+            targets = [(self.arrays[0], self.g_ref + W / self.w_per_S)]
+        if verify is None:
+            for array, g in targets:
+                array.program(g)
+            return
+        if not hasattr(self.arrays[0], "write_verify"):
+            raise ConfigError(f"write-verify programming needs a pulse-kind device, not "
+                              f"{self.device.kind!r}", key="verify")
+        tol_S, max_pulses = verify
+        total: dict = {}
+        for array, g in targets:
+            stats = array.write_verify(g, rng, tol_S=tol_S, max_pulses=max_pulses)
+            for k, v in stats.items():
+                if k in ("tol_S", "max_pulses"):
+                    total[k] = v
+                elif k == "max_pulses_per_cell":
+                    total[k] = max(total.get(k, 0), v)
+                else:
+                    total[k] = total.get(k, 0) + v
+        self.programming = total
 
     def conductances(self) -> tuple[np.ndarray, np.ndarray]:
-        """Noise-free conductances (S): ``(G+, G-)`` or ``(G, G_ref)`` (copies)."""
-        return tuple(a.conductance_S.copy() for a in self.arrays)
+        """Noise-free conductances (S): ``(G+, G-)`` or ``(G, G_ref)`` (copies; an ideal
+        reference as a full ``(n_in, n_col_tiles)`` array)."""
+        gs = tuple(a.conductance_S.copy() for a in self.arrays)
+        return gs + self._ideal_reference()
+
+    def _ideal_reference(self) -> tuple:
+        if self.reference_S is None:
+            return ()
+        return (np.full((self.n_in, self.n_col_tiles), self.reference_S),)
 
     def effective_conductance(self, gs=None) -> np.ndarray:
         """``G+ - G-`` or ``G - G_ref`` (n_in x n_out, S) of ``gs`` (default: noise-free)."""
@@ -365,7 +452,7 @@ class Crossbar:
 
     def read_conductances(self, rng=None, t_s=None) -> tuple[np.ndarray, ...]:
         """One read of every array: drift at ``t_s`` and read noise (``DeviceArray.read``)."""
-        return tuple(a.read(rng=rng, t_s=t_s) for a in self.arrays)
+        return tuple(a.read(rng=rng, t_s=t_s) for a in self.arrays) + self._ideal_reference()
 
     def _noisy(self, rng) -> bool:
         return rng is not None and self.device.read_noise_sigma > 0
@@ -487,8 +574,13 @@ class Crossbar:
             return np.full(shape, cfg.adc_full_scale_A)
         if cfg.adc_range == "worst_case":
             per_cell = (self.g_hi - self.g_lo) * (0.5 if self._mid_reference else 1.0)
-            return np.full(shape, self.v_read_V * cfg.tile_rows * per_cell)
+            fs = np.full(shape, self.v_read_V * cfg.tile_rows * per_cell)
+            if self.column_gain is not None:
+                fs *= np.array([self.column_gain[cs].max() for cs in self.col_slices])[None]
+            return fs
         mag = np.abs(self.effective_conductance())
+        if self.column_gain is not None:
+            mag = mag * self.column_gain
         fs = np.empty(shape)
         for r, rs in enumerate(self.row_slices):
             col_sums = mag[rs].sum(axis=0)
@@ -579,6 +671,8 @@ class Crossbar:
         n_cyc, k = v.shape[0], v.shape[1]
         flat = v.reshape(n_cyc * k, self.n_in)
         currents = self._currents(flat, rng, t_s).reshape(n_cyc, k, self.n_row_tiles, self.n_out)
+        if self.column_gain is not None:
+            currents = currents * self.column_gain
         lsb = self.adc_lsb()
         if lsb is not None:
             half = 2 ** (self.config.adc_bits - 1)

@@ -175,6 +175,36 @@ class CrossbarLayer:
                 "ltd_pulses": int(events[_k.EV_LTD_PULSES]),
                 "cells_written": int(events[_k.EV_CELLS_WRITTEN])}
 
+    def crossbar(self, config=None):
+        """The layer's own cells as a :class:`~neuromem.crossbar.Crossbar` (shared, not copied).
+
+        What MAC mode reads: the very conductances, D2D parameters, faults and drift the
+        spiking engine uses, through ``config``'s tiling and periphery (default
+        ``CrossbarConfig`` with this layer's mapping). ``Crossbar.weights()`` of it equals
+        :meth:`weights` (normalised, before the per-column gain): the differential pair's
+        ``G+ - G-``, or ``G - g_min`` against the layer's ideal reference. The per-column
+        gain (relative to :attr:`base_gain`) becomes the crossbar's ``column_gain``, an analog
+        gain of each column's sense amplifier ahead of the ADC, so ``mac`` gives
+        ``x @ effective_weights()``.
+        """
+        from neuromem.crossbar import Crossbar, CrossbarConfig
+
+        mapping = "differential" if self.differential else "offset"
+        if config is None:
+            config = CrossbarConfig(mapping=mapping, offset_reference="min", w_max=1.0)
+        if config.mapping != mapping or (mapping == "offset"
+                                         and config.offset_reference != "min"):
+            raise ConfigError(f"a {self.mapping} layer is read as mapping = {mapping!r}"
+                              f"{' with offset_reference = min' if mapping == 'offset' else ''}"
+                              f", not {config.mapping!r}", key="mapping")
+        if self.differential:
+            xbar = Crossbar.of_cells((self.pos, self.neg), self.device, config, w_max=1.0)
+        else:
+            xbar = Crossbar.of_cells((self.pos,), self.device, config, w_max=1.0,
+                                     reference_S=self.g_ref_S)
+        xbar.column_gain = self.gain / self.base_gain
+        return xbar
+
     def memory_bytes(self) -> int:
         """Bytes of per-synapse state: conductances (+ per-cell D2D and fault arrays)."""
         arrays = [self.pos] + ([self.neg] if self.neg is not None else [])

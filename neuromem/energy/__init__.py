@@ -97,6 +97,9 @@ none). Both sections are optional, at least one is needed; counts are totals ove
         "input_bits": 9, "output_bits": 16,   # optional
         "device": {...},          # optional, as above
         "accuracy": 0.90,         # optional
+        "mac_array": "same",      # optional: "same" (the layer's own cells) or "fresh"
+        "programming": {...},     # optional ("fresh"): PulseArray.write_verify statistics,
+                                  #   pulses and write_energy_J of the one-off programming
       },
       "accuracy": {"spiking": 0.87, "mac": 0.90},   # optional, instead of the per-mode key
     }
@@ -106,7 +109,8 @@ none). Both sections are optional, at least one is needed; counts are totals ove
 
 The report is stored (unless ``--no-store``) as ``metrics/energy/<tech>``: ``{"tech",
 "tech_summary", "spiking": EnergyReport.to_dict() + {"accuracy"}, "mac": ...,
-"ratio_spiking_over_mac", "computed_utc", "neuromem_version"}`` (``assumptions`` stored
+"ratio_spiking_over_mac", "computed_utc", "neuromem_version"}``; the mac entry carries
+``mac_array`` and, for a fresh array, ``programming`` (one-off, not per inference) (``assumptions`` stored
 as one ``"; "``-separated string, ``""`` when none), rewriting the file
 atomically with all its other content (provenance included) unchanged
 (:func:`store_energy`). ``neuromem energy --json`` prints the same dict.

@@ -30,7 +30,7 @@ _SPIKING_KEYS = {"events", "n_inferences", "dt_s", "n_in", "active_steps", "cond
                  "device", "accuracy"}
 _MAC_KEYS = {"counts", "n_inferences", "dac_bits", "adc_bits", "dac_mode", "adc_share", "n_in",
              "n_out", "conductance", "drive_v2_fraction", "input_bits", "output_bits",
-             "device", "accuracy"}
+             "device", "accuracy", "mac_array", "programming"}
 
 
 def _result(result_or_path) -> Result:
@@ -162,6 +162,10 @@ def evaluate_result(result_or_path, tech="isaac_32nm") -> dict:
         entry = rep.to_dict()
         entry["assumptions"] = list(entry["assumptions"]) + notes
         entry["accuracy"] = _accuracy(inputs, section, mode, res)
+        if mode == "mac":
+            entry["mac_array"] = str(section.get("mac_array", "fresh"))
+            if section.get("programming") is not None:
+                entry["programming"] = dict(section["programming"])
         out[mode] = entry
     from neuromem.energy.neurobench import neurobench_from_result
     try:
@@ -271,6 +275,18 @@ def format_energy_table(evaluation: Mapping, path=None) -> str:
     for r in rows:
         lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in
                                                           zip(r[1:], widths[1:])]).rstrip())
+    mac = evaluation.get("mac") or {}
+    if "mac_array" in mac:
+        lines.append("")
+        lines.append("MAC array  " + ("the same cells as the spiking mode" if
+                                      mac["mac_array"] == "same" else
+                                      "a fresh array (ex-situ transfer)"))
+        prog = mac.get("programming")
+        if prog:
+            lines.append(f"programming  {prog['pulses']:,} write-verify pulses, "
+                         f"{_si(prog['write_energy_J'], 'J')} once; "
+                         f"{prog['cells_converged']:,} of {prog['cells']:,} cells within "
+                         "tolerance")
     ratio = evaluation.get("ratio_spiking_over_mac")
     if ratio is not None:
         lines.append("")
