@@ -114,8 +114,9 @@ class CrossbarConfig:
     w_max: float | None = param(optional=True, check=positive,
                                 doc="weight magnitude mapped to the full conductance window "
                                     "(None: max |W| of the programmed matrix)")
-    r_wire_Ohm: float = param(0.0, unit="Ohm", check=nonnegative,
-                              doc="wire resistance per cell segment, row and column (0: ideal)")
+    r_wire_Ohm: float | None = param(optional=True, unit="Ohm", check=nonnegative,
+                                     doc="wire resistance per cell segment, row and column "
+                                         "(None: the device card's r_wire_Ohm; 0: ideal)")
     ir_drop_method: str = param("iterative", kind=str, choices=IR_DROP_METHODS,
                                 doc="IR-drop solver: numba line relaxation or sparse direct")
     v_read_V: float | None = param(optional=True, unit="V", check=positive,
@@ -378,6 +379,12 @@ class Crossbar:
         """Full-scale read voltage (config override, else the card's)."""
         return self.config.v_read_V or self.device.v_read_V
 
+    @property
+    def r_wire_Ohm(self) -> float:
+        """Wire resistance per cell segment (config override, else the card's), Ohm."""
+        r = self.config.r_wire_Ohm
+        return float(self.device.r_wire_Ohm if r is None else r)
+
     def tile_slices(self) -> list[tuple[slice, slice]]:
         """``(row_slice, col_slice)`` of every tile, row tile by row tile."""
         return [(rs, cs) for rs in self.row_slices for cs in self.col_slices]
@@ -454,6 +461,41 @@ class Crossbar:
         """One read of every array: drift at ``t_s`` and read noise (``DeviceArray.read``)."""
         return tuple(a.read(rng=rng, t_s=t_s) for a in self.arrays) + self._ideal_reference()
 
+    def transfer_conductances(self, gs=None) -> tuple[np.ndarray, ...]:
+        """What one volt on each row alone delivers to each column, per physical array (S).
+
+        With ideal wires these are the conductances themselves. With wire resistance the
+        tile's resistive network (:mod:`neuromem.irdrop`) is linear in the row voltages, so
+        ``T[i, j]`` (the current into column ``j``'s sense amplifier per volt on row ``i``,
+        the other rows of the tile at 0 V) gives every read exactly by superposition:
+        ``I_j = sum_i V_i T[i, j]`` for any set of rows driven together. Returns
+        ``(T+, T-)``, or ``(T, T_ref)`` (offset: the reference column is read on the same
+        row wires as its tile; an ideal reference is returned as is), each the shape of
+        :meth:`conductances`; ``gs`` defaults to the noise-free conductances.
+        """
+        gs = self.conductances() if gs is None else gs
+        r = self.r_wire_Ohm
+        if r == 0:
+            return tuple(np.array(g, dtype=np.float64) for g in gs)
+        method = self.config.ir_drop_method
+        out = [np.empty_like(gs[0]), np.array(gs[1], dtype=np.float64)]
+        if self.config.mapping == "differential":
+            out[1] = np.empty_like(gs[1])
+        for rs in self.row_slices:
+            eye = np.eye(rs.stop - rs.start)
+            for c, cs in enumerate(self.col_slices):
+                if self.config.mapping == "differential":
+                    out[0][rs, cs] = ir_drop_currents(gs[0][rs, cs], eye, r, method=method)
+                    out[1][rs, cs] = ir_drop_currents(gs[1][rs, cs], eye, r, method=method)
+                elif self.reference_S is not None:
+                    out[0][rs, cs] = ir_drop_currents(gs[0][rs, cs], eye, r, method=method)
+                else:
+                    t = ir_drop_currents(np.hstack([gs[0][rs, cs], gs[1][rs, c:c + 1]]), eye, r,
+                                         method=method)
+                    out[0][rs, cs] = t[:, :-1]
+                    out[1][rs, c] = t[:, -1]
+        return tuple(out)
+
     def _noisy(self, rng) -> bool:
         return rng is not None and self.device.read_noise_sigma > 0
 
@@ -461,7 +503,7 @@ class Crossbar:
         """Partial column currents (k, n_row_tiles, n_out) of voltages v2 (k, n_in)."""
         out = np.zeros((v2.shape[0], self.n_row_tiles, self.n_out))
         cfg = self.config
-        if cfg.r_wire_Ohm == 0:
+        if self.r_wire_Ohm == 0:
             geff = self.effective_conductance(gs)
             for r, rs in enumerate(self.row_slices):
                 out[:, r, :] = v2[:, rs] @ geff[rs, :]
@@ -476,6 +518,9 @@ class Crossbar:
                 if cfg.mapping == "differential":
                     out[active, r, cs] = (self._wire_read(gs[0][rs, cs], v)
                                           - self._wire_read(gs[1][rs, cs], v))
+                elif self.reference_S is not None:      # an ideal reference, no wires
+                    out[active, r, cs] = (self._wire_read(gs[0][rs, cs], v)
+                                          - v @ gs[1][rs, c:c + 1])
                 else:
                     i_all = self._wire_read(np.hstack([gs[0][rs, cs], gs[1][rs, c:c + 1]]), v)
                     out[active, r, cs] = i_all[:, :-1] - i_all[:, -1:]
@@ -489,10 +534,10 @@ class Crossbar:
         """
         cfg = self.config
         if v.shape[0] > g_tile.shape[0]:
-            transfer = ir_drop_currents(g_tile, np.eye(g_tile.shape[0]), cfg.r_wire_Ohm,
+            transfer = ir_drop_currents(g_tile, np.eye(g_tile.shape[0]), self.r_wire_Ohm,
                                         method=cfg.ir_drop_method)
             return v @ transfer
-        return ir_drop_currents(g_tile, v, cfg.r_wire_Ohm, method=cfg.ir_drop_method)
+        return ir_drop_currents(g_tile, v, self.r_wire_Ohm, method=cfg.ir_drop_method)
 
     def _currents(self, v2: np.ndarray, rng, t_s) -> np.ndarray:
         """Tile currents of each voltage vector, one array read per vector when noisy."""
@@ -526,7 +571,7 @@ class Crossbar:
         -------
         ndarray, shape (n_row_tiles, n_out) or (k, n_row_tiles, n_out)
             Row ``r`` holds what row tile ``r``'s sense amplifiers see: ``I+ - I-`` (or
-            ``I - I_ref``), including IR drop when ``config.r_wire_Ohm > 0``.
+            ``I - I_ref``), including IR drop when :attr:`r_wire_Ohm` ``> 0``.
         """
         v2, single = self._voltages(v_V)
         out = self._currents(v2, rng, t_s)
@@ -547,7 +592,7 @@ class Crossbar:
             raise ConfigError(f"row index out of range for {self.n_in} rows", key="rows")
         v = np.ascontiguousarray(np.broadcast_to(
             self.v_read_V if v_V is None else np.asarray(v_V, dtype=np.float64), rows.shape))
-        if self.config.r_wire_Ohm > 0:
+        if self.r_wire_Ohm > 0:
             full = np.zeros(self.n_in)
             np.add.at(full, rows, v)
             return self.column_currents(full, rng=rng, t_s=t_s)

@@ -99,6 +99,9 @@ class CrossbarLayer:
                               key="init")
         self.set_weights(rng.uniform(lo, hi, size=(self.n_in, self.n_out)))
         self.gain = np.full(self.n_out, self.base_gain)
+        #: tiling and read model of the cells (``CrossbarConfig``; None: its defaults with this
+        #: layer's mapping, 128 x 128 tiles, the card's wire resistance)
+        self.read_config = None
 
     @property
     def differential(self) -> bool:
@@ -190,6 +193,7 @@ class CrossbarLayer:
         from neuromem.crossbar import Crossbar, CrossbarConfig
 
         mapping = "differential" if self.differential else "offset"
+        config = config or self.read_config
         if config is None:
             config = CrossbarConfig(mapping=mapping, offset_reference="min", w_max=1.0)
         if config.mapping != mapping or (mapping == "offset"
@@ -214,12 +218,30 @@ class CrossbarLayer:
                 + a.a_ltp.nbytes + a.a_ltd.nbytes
         return total
 
-    def kernel_args(self):
-        """The device arrays in the order the engine kernel takes them."""
+    @property
+    def r_wire_Ohm(self) -> float:
+        """Wire resistance the cells are read through (the read config's, else the card's)."""
+        return self.crossbar().r_wire_Ohm
+
+    def kernel_args(self, *, read_model: bool = False):
+        """The device arrays in the order the engine kernel takes them.
+
+        With ``read_model`` and wire resistance, the arrays the kernel reads are the
+        tiles' transfer conductances (:meth:`Crossbar.transfer_conductances`): a time step's
+        active rows are then read together through the IR-drop network, exactly (it is
+        linear). Those arrays are copies, so this form is for inference only.
+        """
         pos = self.pos
         neg = self.neg if self.neg is not None else self.pos
+        g_pos = pos.g
         g_neg = self.neg.g if self.neg is not None else np.zeros(1)
-        return (pos.g, g_neg, self.differential, self.g_ref_S, self.span_S, self.gain,
+        if read_model and self.r_wire_Ohm > 0:
+            xbar = self.crossbar()
+            t = xbar.transfer_conductances()
+            g_pos = np.ascontiguousarray(t[0]).ravel()
+            if self.differential:
+                g_neg = np.ascontiguousarray(t[1]).ravel()
+        return (g_pos, g_neg, self.differential, self.g_ref_S, self.span_S, self.gain,
                 self.device.v_read_V, self.device.read_noise_sigma,
                 pos.g_min, pos.g_max, pos.a_ltp, pos.a_ltd, pos.fault,
                 neg.g_min, neg.g_max, neg.a_ltp, neg.a_ltd, neg.fault,

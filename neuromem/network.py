@@ -181,7 +181,11 @@ class Network:
         rasters = [] if raster else None
         desc = progress if isinstance(progress, str) else ("learning" if learn else "inference")
         bar = tqdm(total=n, desc=desc, unit="sample", disable=not progress, leave=False)
-        args = self.layer.kernel_args()
+        if learn and self.layer.r_wire_Ohm > 0:
+            raise ConfigError(f"the spiking engine reads through wire resistance "
+                              f"({self.layer.r_wire_Ohm:g} Ohm) in inference only; learn "
+                              "with r_wire_Ohm = 0 and evaluate with it", key="r_wire_Ohm")
+        args = self.layer.kernel_args(read_model=True)
         st = self.population.state
         if learn or raster:
             n_in = self.layer.n_in
