@@ -131,8 +131,6 @@ from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, Conductan
                                    EnergyReport, conductance_stats, conductance_stats_of,
                                    drive_v2_fraction, mac_energy, spiking_energy,
                                    uniform_drive_v2_fraction)
-from neuromem.energy.results import (ENERGY_INPUTS_KEY, energy_inputs, evaluate_result,
-                                     format_energy_table, store_energy)
 from neuromem.energy.synthetic import mac_counts, spiking_events
 from neuromem.energy.tech import (BitTable, Constant, TechPreset, list_techs, load_tech,
                                   tech_from_mapping)
@@ -143,3 +141,15 @@ __all__ = ["TechPreset", "Constant", "BitTable", "load_tech", "list_techs",
            "uniform_drive_v2_fraction", "SPIKING_COMPONENTS", "MAC_COMPONENTS",
            "spiking_events", "mac_counts", "ENERGY_INPUTS_KEY", "energy_inputs",
            "evaluate_result", "store_energy", "format_energy_table"]
+
+#: The result-file face (:mod:`neuromem.energy.results`) sits above the store: loaded on first
+#: use, so the energy model itself never imports the store (or h5py).
+_RESULTS = ("ENERGY_INPUTS_KEY", "energy_inputs", "evaluate_result", "store_energy",
+            "format_energy_table")
+
+
+def __getattr__(name):
+    if name in _RESULTS:
+        from neuromem.energy import results
+        return getattr(results, name)
+    raise AttributeError(f"module 'neuromem.energy' has no attribute {name!r}")

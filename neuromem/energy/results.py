@@ -16,7 +16,8 @@ from pathlib import Path
 from neuromem._files import fsync_file, fsync_folder
 from neuromem._version import __version__
 from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, ConductanceStats,
-                                   conductance_stats, mac_energy, spiking_energy)
+                                   conductance_stats, device_params, mac_energy,
+                                   spiking_energy)
 from neuromem.energy.tech import TechPreset, load_tech
 from neuromem.exceptions import ConfigError, DataError, StoreError
 from neuromem.store import Result, read_result, write_result
@@ -83,13 +84,12 @@ def _device_of(res: Result, section: Mapping, mode: str):
 
 def _state_conductance(res: Result, device) -> tuple[ConductanceStats, str]:
     """Conductance stats of the stored final conductances (``state/g_pos_S``, ``g_neg_S``)."""
-    from neuromem.energy.model import _device
     g_pos = res.state.get("g_pos_S")
     if g_pos is None:
         raise DataError(f"{res.path}: no conductance given and no state/g_pos_S to derive "
                         "it from")
     g_neg = res.state.get("g_neg_S")
-    g_ref = None if g_neg is not None else _device(device).g_min_S
+    g_ref = None if g_neg is not None else device_params(device).g_min_S
     return conductance_stats(g_pos, g_neg, g_ref_S=g_ref), \
         "conductances from state/g_pos_S" + ("/g_neg_S" if g_neg is not None else
                                               " and a reference cell at g_min")
