@@ -6,14 +6,12 @@ The contract (what a task writes) and the stored entry are documented in
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from neuromem._files import fsync_file, fsync_folder
+from neuromem._files import atomic_write
 from neuromem._version import __version__
 from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, ConductanceStats,
                                    conductance_stats, device_params, mac_energy,
@@ -209,24 +207,19 @@ def store_energy(path, evaluation: Mapping) -> str:
     entry["neuromem_version"] = __version__
     energy[tech] = entry
     metrics["energy"] = energy
-    tmp = path.with_name(path.name + ".energy")
     try:
-        write_result(tmp, metrics=metrics, cards=res.cards, events=res.events, state=res.state,
-                     raster=res.raster, snapshots=res.snapshots, seed=None, command="",
-                     extra=res.extra)
-        with h5py.File(path, "r") as src, h5py.File(tmp, "r+") as dst:
-            del dst["provenance"]
-            src.copy(src["provenance"], dst, name="provenance")
-        fsync_file(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, tmp_suffix=".energy") as tmp:
+            write_result(tmp, metrics=metrics, cards=res.cards, events=res.events,
+                         state=res.state, raster=res.raster, snapshots=res.snapshots, seed=None,
+                         command="", extra=res.extra)
+            with h5py.File(path, "r") as src, h5py.File(tmp, "r+") as dst:
+                del dst["provenance"]
+                src.copy(src["provenance"], dst, name="provenance")
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if isinstance(exc, (StoreError, DataError)) or not isinstance(exc, Exception):
             raise
         raise StoreError(f"cannot store the energy report in {path}: {exc}; the file is "
                          "unchanged") from exc
-    fsync_folder(path.parent)
     return f"metrics/energy/{tech}"
 
 

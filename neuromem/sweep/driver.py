@@ -28,7 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from neuromem._files import disk_full, fsync_folder
+from neuromem._files import atomic_write, disk_full
 from neuromem._version import __version__
 from neuromem.exceptions import ConfigError, StoreError
 from neuromem.store import file_sha256
@@ -152,21 +152,14 @@ def write_json_atomic(path, obj, *, indent: int | None = 1) -> None:
         If writing fails (the tmp file is removed; an earlier `path` is unchanged).
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    text = json.dumps(obj, indent=indent, default=str, allow_nan=True, ensure_ascii=False)
     try:
-        text = json.dumps(obj, indent=indent, default=str, allow_nan=True, ensure_ascii=False)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_write(path, tmp_suffix=".tmp") as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         reason = ("the disk is full (no space left on device)" if disk_full(exc)
                   else " ".join(str(exc).split()))
         raise StoreError(f"cannot write {path}: {reason}") from exc
-    fsync_folder(path.parent)
 
 
 def read_manifest(folder) -> dict:
