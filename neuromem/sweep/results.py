@@ -36,7 +36,7 @@ from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 from neuromem.store import is_complete
 from neuromem.sweep.card import canonical_json
-from neuromem.sweep.driver import MANIFEST, RESULTS, read_manifest, shard_path, write_json_atomic
+from neuromem.sweep.layout import MANIFEST, RESULTS, read_manifest, shard_path, write_json_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "merge_results", "read_index", "summarize_sweep",
            "is_sweep_output"]
