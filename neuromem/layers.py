@@ -168,10 +168,10 @@ class CrossbarLayer:
             raise ConfigError("weight changes must be finite", key="dw")
         args = self.kernel_args()
         events = np.zeros(_k.N_EVENTS, dtype=np.int64)
-        (g_pos, g_neg, differential, _ref, _span, _gain, _v, _sigma_read,
+        (g_pos, g_neg, differential, _ref, _span, _gain, _v, _read_noise_sigma,
          dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n, fault_n,
-         p_max, continuous, sigma_ctoc) = args
-        _k.apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+         p_max, continuous, ctoc_sigma) = args
+        _k.apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, ctoc_sigma,
                                dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n,
                                altp_n, altd_n, fault_n, events, rng)
         return {"ltp_pulses": int(events[_k.EV_LTP_PULSES]),
@@ -230,6 +230,13 @@ class CrossbarLayer:
         tiles' transfer conductances (:meth:`Crossbar.transfer_conductances`): a time step's
         active rows are then read together through the IR-drop network, exactly (it is
         linear). Those arrays are copies, so this form is for inference only.
+
+        Names and units at this boundary (card key -> kernel argument): ``g_*_S`` in S;
+        ``v_read_V`` in V; ``read_noise_sigma`` and ``ctoc_sigma`` keep their card names
+        (relative sigma per read; sigma per pulse as a fraction of g_max - g_min). The
+        card's ``a_ltp`` / ``a_ltd`` are A normalised to Pmax; the arrays' ``a_ltp`` /
+        ``a_ltd`` (and the kernels') are A in pulses, ``A = a_ltp x Pmax``
+        (:meth:`PulseDevice.make_array`); ``p_max`` is Pmax = levels - 1.
         """
         pos = self.pos
         neg = self.neg if self.neg is not None else self.pos

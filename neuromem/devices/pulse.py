@@ -10,7 +10,7 @@ eq. 1-3)::
     B        = (Gmax - Gmin) / (1 - exp(-Pmax / A))
 
 An update from the current conductance G inverts the curve to find P, moves it by the signed
-pulse count and reads the curve again; C2C noise N(0, sigma_ctoc) sqrt(|dP|) (a fraction of
+pulse count and reads the curve again; C2C noise N(0, ctoc_sigma) sqrt(|dP|) (a fraction of
 Gmax - Gmin) is added and the result clipped to [Gmin, Gmax]. A -> inf is the linear device.
 
 Nonlinearity is given either as NeuroSim's labelled NL (``nonlinearity_ltp``) or as A
@@ -152,7 +152,12 @@ class PulseDevice(DeviceParams):
 
 
 class PulseArray(DeviceArray):
-    """Cells of a :class:`PulseDevice`; the state is the conductance itself."""
+    """Cells of a :class:`PulseDevice`; the state is the conductance itself.
+
+    ``g_min``, ``g_max`` (S) and ``a_ltp``, ``a_ltd`` are per cell (length n) or shared
+    (length 1); ``a_ltp`` / ``a_ltd`` here are the nonlinearity A **in pulses**
+    (the card's A/Pmax times Pmax; inf for a linear cell), as the kernels take it.
+    """
 
     def __init__(self, params: PulseDevice, shape, g_min, g_max, a_ltp, a_ltd, fault):
         self.params = params

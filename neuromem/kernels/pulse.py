@@ -51,7 +51,7 @@ def pulse_step(g, dp, g_min, g_max, a_ltp, a_ltd, p_max):
 
 
 @njit(cache=True, inline="always")
-def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, ctoc_sigma, fault, rng):
     """Apply ``dp`` pulses to cell ``i`` of ``g`` in place (C2C noise, bounds, stuck cells).
 
     Returns the conductance change.
@@ -62,8 +62,8 @@ def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, f
     hi = _at(g_max, i)
     old = g[i]
     new = pulse_step(old, dp, lo, hi, _at(a_ltp, i), _at(a_ltd, i), p_max)
-    if sigma_ctoc > 0.0:
-        new += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
+    if ctoc_sigma > 0.0:
+        new += ctoc_sigma * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
     if new < lo:
         new = lo
     elif new > hi:
@@ -73,18 +73,18 @@ def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, f
 
 
 @njit(cache=True)
-def pulse_apply(g, cells, n_pulses, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+def pulse_apply(g, cells, n_pulses, g_min, g_max, a_ltp, a_ltd, p_max, ctoc_sigma, fault, rng):
     """Apply ``n_pulses[k]`` pulses to cell ``cells[k]`` of the flat array ``g``, in order."""
     for k in range(cells.shape[0]):
         pulse_update_cell(cells[k], n_pulses[k], g, g_min, g_max, a_ltp, a_ltd, p_max,
-                          sigma_ctoc, fault, rng)
+                          ctoc_sigma, fault, rng)
 
 
 @njit(cache=True)
-def read_noisy(g, sigma_read, rng, out):
+def read_noisy(g, read_noise_sigma, rng, out):
     """Conductance seen by one read: g (1 + sigma z), never below zero."""
     for i in range(g.shape[0]):
-        v = g[i] * (1.0 + sigma_read * rng.standard_normal())
+        v = g[i] * (1.0 + read_noise_sigma * rng.standard_normal())
         out[i] = v if v > 0.0 else 0.0
     return out
 
@@ -131,11 +131,11 @@ def pulses_between(g, target, g_min, g_max, a_ltp, a_ltd, p_max):
 
 @njit(cache=True)
 def write_verify(g, target, tol, max_pulses, continuous, g_min, g_max, a_ltp, a_ltd, p_max,
-                 sigma_ctoc, fault, sigma_read, v_ltp, t_ltp, v_ltd, t_ltd, rng,
+                 ctoc_sigma, fault, read_noise_sigma, v_ltp, t_ltp, v_ltd, t_ltd, rng,
                  pulses_out, counts):
     """Program every cell of ``g`` towards ``target`` by write-verify; returns the write energy.
 
-    Per cell: read (read noise ``sigma_read``, relative), stop when ``|target - read| <= tol``
+    Per cell: read (read noise ``read_noise_sigma``, relative), stop when ``|target - read| <= tol``
     or ``max_pulses`` pulses were spent, else apply the pulses the cell's noise-free curve
     says are missing (rounded, at least one; a continuous device's last pulse may be a
     fraction of one, with that fraction of the pulse width), one by one through the device
@@ -154,8 +154,8 @@ def write_verify(g, target, tol, max_pulses, continuous, g_min, g_max, a_ltp, a_
         n_used = 0
         while True:
             seen = g[i]
-            if sigma_read > 0.0:
-                seen = seen * (1.0 + sigma_read * rng.standard_normal())
+            if read_noise_sigma > 0.0:
+                seen = seen * (1.0 + read_noise_sigma * rng.standard_normal())
                 if seen < 0.0:
                     seen = 0.0
             counts[2] += 1
@@ -177,7 +177,7 @@ def write_verify(g, target, tol, max_pulses, continuous, g_min, g_max, a_ltp, a_
                 step = 1.0 if mag >= 1.0 else mag
                 before = g[i]
                 pulse_update_cell(i, sign * step, g, g_min, g_max, a_ltp, a_ltd, p_max,
-                                  sigma_ctoc, fault, rng)
+                                  ctoc_sigma, fault, rng)
                 v, t = (v_ltp, t_ltp) if sign > 0.0 else (v_ltd, t_ltd)
                 energy += v * v * t * step * 0.5 * (before + g[i])
                 if sign > 0.0:
