@@ -48,10 +48,14 @@ def disk_full(exc: BaseException | None) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_write(path):
+def atomic_write(path, *, tmp_suffix: str | None = None):
     """Write a file atomically: yields a temporary path beside `path` to write to; on success
     it is fsynced and ``os.replace``\\ d onto `path` (folder fsynced); on any error or Ctrl-C
     it is removed and an earlier file at `path` is unchanged.
+
+    The temporary file is ``.NAME.<pid>-<random>.tmp`` (no two writers share one), or
+    ``NAME + tmp_suffix`` where a fixed, documented name is part of a format (result files
+    and sweep folders name theirs ``NAME.tmp``; resume removes stray ones).
 
     Examples
     --------
@@ -63,7 +67,8 @@ def atomic_write(path):
     'hello'
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(path.name + tmp_suffix if tmp_suffix else
+                         f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield tmp
         fsync_file(tmp)

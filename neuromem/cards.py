@@ -12,15 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from neuromem.cardfiles import card_dirs, find_card, list_cards, load_toml
 from neuromem.devices import DeviceParams, device_class
 from neuromem.exceptions import ConfigError
 from neuromem.schema import build, closest
 
 __all__ = ["DeviceCard", "card_dirs", "list_cards", "find_card", "load_toml", "load_device",
            "device_from_mapping"]
-
-_PACKAGE = Path(__file__).resolve().parent
-_CARD_FOLDERS = ("synapse_models", "networks", "datasets")
 
 #: Keys a device card may have at top level and in its [source] table.
 _DEVICE_TOP_KEYS = {"name", "kind", "summary", "source", "parameters"}
@@ -43,59 +41,6 @@ class DeviceCard:
         from neuromem.schema import to_plain
         return {"name": self.name, "kind": self.kind, "summary": self.summary,
                 "source": dict(self.source), "parameters": to_plain(self.params)}
-
-
-def card_dirs(folder: str) -> list[Path]:
-    """Folders holding built-in cards of one kind: the checkout's first, then the wheel's."""
-    if folder not in _CARD_FOLDERS:
-        raise ValueError(f"unknown card folder {folder!r}")
-    dirs = []
-    checkout = _PACKAGE.parent / folder
-    if (_PACKAGE.parent / "pyproject.toml").is_file() and checkout.is_dir():
-        dirs.append(checkout)
-    packaged = _PACKAGE / "_cards" / folder
-    if packaged.is_dir():
-        dirs.append(packaged)
-    return dirs
-
-
-def list_cards(folder: str) -> dict[str, Path]:
-    """Built-in card names (file stems) to paths; the checkout's copy wins."""
-    found: dict[str, Path] = {}
-    for d in reversed(card_dirs(folder)):
-        for path in sorted(d.glob("*.toml")):
-            found[path.stem] = path
-    return dict(sorted(found.items()))
-
-
-def find_card(name_or_path, folder: str) -> Path:
-    """Resolve a built-in card name or a path to a TOML file."""
-    text = str(name_or_path)
-    path = Path(text).expanduser()
-    if text.endswith(".toml") or path.parent != Path("."):
-        if not path.is_file():
-            raise ConfigError(f"card file not found: {path}", file=path)
-        return path
-    cards = list_cards(folder)
-    if text in cards:
-        return cards[text]
-    kind = {"synapse_models": "device", "networks": "network", "datasets": "dataset"}[folder]
-    raise ConfigError(f"unknown {kind} card {text!r}{closest(text, cards)}; built-in: "
-                      f"{', '.join(cards) or 'none'} (or give a path to a .toml file)")
-
-
-def load_toml(path) -> dict[str, Any]:
-    """Parse a TOML file; syntax errors become ConfigError naming the file and line."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", file=path) from None
-    except OSError as err:
-        raise ConfigError(f"cannot read card: {err.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a UTF-8 text file", file=path) from None
 
 
 def device_from_mapping(data: dict, *, file=None, name: str | None = None) -> DeviceCard:

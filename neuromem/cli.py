@@ -96,7 +96,7 @@ def cmd_device_plot(args) -> int:
 
 
 def cmd_device_fit(args) -> int:
-    from neuromem.devices.fit import fit_pulse_device, read_curves_csv
+    from neuromem.fit import fit_pulse_device, read_curves_csv
 
     curves = read_curves_csv(args.curves)
     result = fit_pulse_device(curves["pulse"], curves["conductance_S"], curves["direction"],

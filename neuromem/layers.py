@@ -99,6 +99,9 @@ class CrossbarLayer:
                               key="init")
         self.set_weights(rng.uniform(lo, hi, size=(self.n_in, self.n_out)))
         self.gain = np.full(self.n_out, self.base_gain)
+        #: tiling and read model of the cells (``CrossbarConfig``; None: its defaults with this
+        #: layer's mapping, 128 x 128 tiles, the card's wire resistance)
+        self.read_config = None
 
     @property
     def differential(self) -> bool:
@@ -165,15 +168,46 @@ class CrossbarLayer:
             raise ConfigError("weight changes must be finite", key="dw")
         args = self.kernel_args()
         events = np.zeros(_k.N_EVENTS, dtype=np.int64)
-        (g_pos, g_neg, differential, _ref, _span, _gain, _v, _sigma_read,
+        (g_pos, g_neg, differential, _ref, _span, _gain, _v, _read_noise_sigma,
          dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n, fault_n,
-         p_max, continuous, sigma_ctoc) = args
-        _k.apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+         p_max, continuous, ctoc_sigma) = args
+        _k.apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, ctoc_sigma,
                                dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n,
                                altp_n, altd_n, fault_n, events, rng)
         return {"ltp_pulses": int(events[_k.EV_LTP_PULSES]),
                 "ltd_pulses": int(events[_k.EV_LTD_PULSES]),
                 "cells_written": int(events[_k.EV_CELLS_WRITTEN])}
+
+    def crossbar(self, config=None):
+        """The layer's own cells as a :class:`~neuromem.crossbar.Crossbar` (shared, not copied).
+
+        What MAC mode reads: the very conductances, D2D parameters, faults and drift the
+        spiking engine uses, through ``config``'s tiling and periphery (default
+        ``CrossbarConfig`` with this layer's mapping). ``Crossbar.weights()`` of it equals
+        :meth:`weights` (normalised, before the per-column gain): the differential pair's
+        ``G+ - G-``, or ``G - g_min`` against the layer's ideal reference. The per-column
+        gain (relative to :attr:`base_gain`) becomes the crossbar's ``column_gain``, an analog
+        gain of each column's sense amplifier ahead of the ADC, so ``mac`` gives
+        ``x @ effective_weights()``.
+        """
+        from neuromem.crossbar import Crossbar, CrossbarConfig
+
+        mapping = "differential" if self.differential else "offset"
+        config = config or self.read_config
+        if config is None:
+            config = CrossbarConfig(mapping=mapping, offset_reference="min", w_max=1.0)
+        if config.mapping != mapping or (mapping == "offset"
+                                         and config.offset_reference != "min"):
+            raise ConfigError(f"a {self.mapping} layer is read as mapping = {mapping!r}"
+                              f"{' with offset_reference = min' if mapping == 'offset' else ''}"
+                              f", not {config.mapping!r}", key="mapping")
+        if self.differential:
+            xbar = Crossbar.of_cells((self.pos, self.neg), self.device, config, w_max=1.0)
+        else:
+            xbar = Crossbar.of_cells((self.pos,), self.device, config, w_max=1.0,
+                                     reference_S=self.g_ref_S)
+        xbar.column_gain = self.gain / self.base_gain
+        return xbar
 
     def memory_bytes(self) -> int:
         """Bytes of per-synapse state: conductances (+ per-cell D2D and fault arrays)."""
@@ -184,12 +218,37 @@ class CrossbarLayer:
                 + a.a_ltp.nbytes + a.a_ltd.nbytes
         return total
 
-    def kernel_args(self):
-        """The device arrays in the order the engine kernel takes them."""
+    @property
+    def r_wire_Ohm(self) -> float:
+        """Wire resistance the cells are read through (the read config's, else the card's)."""
+        return self.crossbar().r_wire_Ohm
+
+    def kernel_args(self, *, read_model: bool = False):
+        """The device arrays in the order the engine kernel takes them.
+
+        With ``read_model`` and wire resistance, the arrays the kernel reads are the
+        tiles' transfer conductances (:meth:`Crossbar.transfer_conductances`): a time step's
+        active rows are then read together through the IR-drop network, exactly (it is
+        linear). Those arrays are copies, so this form is for inference only.
+
+        Names and units at this boundary (card key -> kernel argument): ``g_*_S`` in S;
+        ``v_read_V`` in V; ``read_noise_sigma`` and ``ctoc_sigma`` keep their card names
+        (relative sigma per read; sigma per pulse as a fraction of g_max - g_min). The
+        card's ``a_ltp`` / ``a_ltd`` are A normalised to Pmax; the arrays' ``a_ltp`` /
+        ``a_ltd`` (and the kernels') are A in pulses, ``A = a_ltp x Pmax``
+        (:meth:`PulseDevice.make_array`); ``p_max`` is Pmax = levels - 1.
+        """
         pos = self.pos
         neg = self.neg if self.neg is not None else self.pos
+        g_pos = pos.g
         g_neg = self.neg.g if self.neg is not None else np.zeros(1)
-        return (pos.g, g_neg, self.differential, self.g_ref_S, self.span_S, self.gain,
+        if read_model and self.r_wire_Ohm > 0:
+            xbar = self.crossbar()
+            t = xbar.transfer_conductances()
+            g_pos = np.ascontiguousarray(t[0]).ravel()
+            if self.differential:
+                g_neg = np.ascontiguousarray(t[1]).ravel()
+        return (g_pos, g_neg, self.differential, self.g_ref_S, self.span_S, self.gain,
                 self.device.v_read_V, self.device.read_noise_sigma,
                 pos.g_min, pos.g_max, pos.a_ltp, pos.a_ltd, pos.fault,
                 neg.g_min, neg.g_max, neg.a_ltp, neg.a_ltd, neg.fault,

@@ -13,50 +13,13 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
+from neuromem.events import EVENT_NAMES, SpikeInput
 from neuromem.exceptions import ConfigError
 from neuromem.kernels import engine as _k
 from neuromem.layers import CrossbarLayer, Population
 from neuromem.plasticity import DeltaRuleParams, STDPParams
 
 __all__ = ["Network", "RunResult", "SpikeInput", "EVENT_NAMES", "train_delta", "input_counts"]
-
-EVENT_NAMES = ("input_spikes", "row_activations", "cells_read", "ltp_pulses", "ltd_pulses",
-               "cells_written", "neuron_updates", "output_spikes", "inhibition_events", "steps")
-assert len(EVENT_NAMES) == _k.N_EVENTS
-
-
-@dataclasses.dataclass(frozen=True)
-class SpikeInput:
-    """Input spike trains of several samples as one event list.
-
-    Sample b's events are ``steps[offsets[b]:offsets[b + 1]]`` (time-step indices, sorted)
-    and ``channels[...]`` (input rows).
-    """
-
-    steps: np.ndarray
-    channels: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def from_lists(cls, samples) -> "SpikeInput":
-        """From a sequence of (steps, channels) pairs, one per sample (sorted here)."""
-        steps, chans, offsets = [], [], [0]
-        for st, ch in samples:
-            st = np.asarray(st, dtype=np.int64).ravel()
-            ch = np.asarray(ch, dtype=np.int64).ravel()
-            if st.shape != ch.shape:
-                raise ConfigError("steps and channels differ in length", key="inputs")
-            order = np.argsort(st, kind="stable")
-            steps.append(st[order])
-            chans.append(ch[order])
-            offsets.append(offsets[-1] + st.size)
-        return cls(np.concatenate(steps) if steps else np.zeros(0, np.int64),
-                   np.concatenate(chans) if chans else np.zeros(0, np.int64),
-                   np.asarray(offsets, dtype=np.int64))
-
-    @property
-    def n_samples(self) -> int:
-        return self.offsets.shape[0] - 1
 
 
 @dataclasses.dataclass
@@ -181,7 +144,11 @@ class Network:
         rasters = [] if raster else None
         desc = progress if isinstance(progress, str) else ("learning" if learn else "inference")
         bar = tqdm(total=n, desc=desc, unit="sample", disable=not progress, leave=False)
-        args = self.layer.kernel_args()
+        if learn and self.layer.r_wire_Ohm > 0:
+            raise ConfigError(f"the spiking engine reads through wire resistance "
+                              f"({self.layer.r_wire_Ohm:g} Ohm) in inference only; learn "
+                              "with r_wire_Ohm = 0 and evaluate with it", key="r_wire_Ohm")
+        args = self.layer.kernel_args(read_model=True)
         st = self.population.state
         if learn or raster:
             n_in = self.layer.n_in

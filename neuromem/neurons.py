@@ -19,7 +19,6 @@ at the start of the step, which for ge, gi and theta is the exact solution.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -109,7 +108,3 @@ class PopulationState:
 
     def copy(self) -> "PopulationState":
         return PopulationState(*(a.copy() for a in dataclasses.astuple(self)))
-
-
-def exp_decay(dt_s: float, tau_s: float) -> float:
-    return 0.0 if tau_s == 0 else math.exp(-dt_s / tau_s)

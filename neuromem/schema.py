@@ -17,7 +17,7 @@ from typing import Any
 from neuromem.exceptions import ConfigError
 
 __all__ = ["param", "build", "describe", "closest", "Check", "positive", "nonnegative",
-           "fraction", "at_least", "finite_or_inf", "to_plain"]
+           "fraction", "at_least", "to_plain"]
 
 Check = Callable[[Any], str | None]
 
@@ -40,15 +40,6 @@ def at_least(bound) -> Check:
     def check(value):
         return None if value >= bound else f"a value >= {bound}"
     return check
-
-
-def below(bound) -> Check:
-    def check(value):
-        return None if value < bound else f"a value < {bound}"
-    return check
-
-
-finite_or_inf = "allow_inf"
 
 
 def param(default=_MISSING, *, kind: type = float, unit: str = "", doc: str = "",

@@ -69,7 +69,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from neuromem._files import disk_full, fsync_file, fsync_folder
+from neuromem._files import atomic_write, disk_full
 from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 
@@ -430,33 +430,23 @@ def write_result(path, *, metrics: Mapping, cards: Mapping | None = None,
         untouched (an earlier file there stays as it was) and no ``.tmp`` file is left.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    f = None
     try:
         if not path.parent.is_dir():
             raise _Invalid(f"the folder {path.parent} does not exist")
-        f = h5py.File(tmp, "w", track_order=True)
-        _write_all(f, cards=cards, raster=raster, snapshots=snapshots, seed=seed,
-                   command=command, extra=extra, model=model,
-                   trees={"metrics": metrics, "events": events or {}, "state": state or {}})
-        f.flush()
-        f.close()
-        f = None
-        fsync_file(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, tmp_suffix=".tmp") as tmp, \
+                h5py.File(tmp, "w", track_order=True) as f:
+            _write_all(f, cards=cards, raster=raster, snapshots=snapshots, seed=seed,
+                       command=command, extra=extra, model=model,
+                       trees={"metrics": metrics, "events": events or {},
+                              "state": state or {}})
+            f.flush()
     except BaseException as exc:
-        if f is not None:
-            with contextlib.suppress(Exception):
-                f.close()
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if not isinstance(exc, Exception):
             raise                               # KeyboardInterrupt, SystemExit: pass through
         reason = ("the disk is full (no space left on device)" if disk_full(exc)
                   else _one_line(exc))
         raise StoreError(f"cannot write result {path}: {reason}; nothing was written and any "
                          "earlier file at that path is unchanged") from exc
-    fsync_folder(path.parent)
     return path
 
 

@@ -539,7 +539,7 @@ def kernel_final_g(which, sigma_scale=1.0, seed=0):
                         np.random.default_rng(seed))
     else:
         fpk = np.zeros(kb.N_FPK)
-        fpk[kb.F_P_MAX], fpk[kb.F_SIGMA_CTOC] = p_max, sigma
+        fpk[kb.F_P_MAX], fpk[kb.F_CTOC_SIGMA] = p_max, sigma
         ipk = np.zeros(kb.N_IPK, dtype=np.int64)
         state = np.array([12345 + seed, 0, 1], dtype=np.int64)
         _bridge_updates(dws, p.g, np.zeros(1), fpk, ipk, *cells, events, state)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from neuromem.cards import load_device
 from neuromem.crossbar import COUNT_KEYS, Crossbar, CrossbarConfig, mac
 from neuromem.exceptions import ConfigError
-from neuromem.irdrop import ir_drop_currents, nodal_matrix
+from neuromem.crossbar.irdrop import ir_drop_currents, nodal_matrix
 from neuromem.kernels import crossbar as kx
 from neuromem.schema import build
 

@@ -170,3 +170,13 @@ def test_lateral_inhibition_suppresses_competitors():
 def test_memory_per_synapse_is_eight_bytes_without_variability():
     net = make_net(784, 400)
     assert net.layer.memory_bytes() / (784 * 400) < 8.01
+
+
+def test_event_names_match_the_kernels_counters():
+    from neuromem.events import EVENT_NAMES
+    from neuromem.kernels import engine as kernel
+    assert len(EVENT_NAMES) == kernel.N_EVENTS == len(set(EVENT_NAMES))
+    indices = {name[3:].lower(): getattr(kernel, name) for name in dir(kernel)
+               if name.startswith("EV_")}
+    assert len(indices) == kernel.N_EVENTS
+    assert all(EVENT_NAMES[i] == name for name, i in indices.items())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from neuromem.cards import device_from_mapping, list_cards, load_device
-from neuromem.devices.fit import (A_NORM_CAP, CurveData, fit_curves_csv, fit_pulse_device,
+from neuromem.fit import (A_NORM_CAP, CurveData, fit_curves_csv, fit_pulse_device,
                                   read_curves_csv, synthesize_curves, write_curves_csv)
 from neuromem.exceptions import ConfigError, DataError
 

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from neuromem import plot
 from neuromem.cards import list_cards, load_device
-from neuromem.devices.fit import fit_pulse_device, synthesize_curves
+from neuromem.fit import fit_pulse_device, synthesize_curves
 from neuromem.exceptions import ConfigError
 
 US = 1e6

@@ -461,3 +461,22 @@ def test_overhead_benchmark_writes_its_json(tmp_path):
                 "shard_write_ms_per_run", "startup_s"):
         assert np.isfinite(row[key])
     assert row["shard_write_ms_per_run"] > 0 and "goal:" in proc.stdout
+
+
+def test_sweep_modules_import_in_one_direction():
+    """The driver and the results merge share neuromem.sweep.layout and import neither each
+    other nor the ledger at module level (the former driver <-> results cycle)."""
+    import ast
+    from pathlib import Path
+
+    import neuromem.sweep as pkg
+
+    folder = Path(pkg.__file__).parent
+
+    def top_imports(name):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        return {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "neuromem.sweep.driver" not in top_imports("results")
+    assert "neuromem.sweep.results" not in top_imports("driver")
+    assert not {m for m in top_imports("layout") if m.startswith("neuromem.sweep")}

@@ -72,6 +72,10 @@ def check_layer(layer, owner: str) -> CrossbarLayer:
     if not isinstance(layer.device, PulseDevice):
         raise ConfigError(f"{owner}: {layer.device.kind!r} devices (physics models) cannot "
                           "learn through the bridge; use a pulse-kind card", key="device")
+    if layer.r_wire_Ohm > 0:
+        raise ConfigError(f"{owner} reads cells without wire resistance; this layer has "
+                          f"r_wire_Ohm = {layer.r_wire_Ohm:g} (run it with Network, or set 0)",
+                          key="r_wire_Ohm")
     return layer
 
 

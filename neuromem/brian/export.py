@@ -114,7 +114,7 @@ def _pulse_code(var: str, q: str, sign: int, names: dict, noise: bool) -> list[s
     else:
         lines.append(f"xb_gn_{s} = xb_gu_{s} * int({q} > 0) + xb_gd_{s} * int({q} < 0)")
     if noise:
-        lines.append(f"xb_gn_{s} = xb_gn_{s} + xb_sigma_ctoc * xb_span_{s} * sqrt(abs({q}))"
+        lines.append(f"xb_gn_{s} = xb_gn_{s} + xb_ctoc_sigma * xb_span_{s} * sqrt(abs({q}))"
                      " * randn()")
     mask = f"int({q} != 0)" + (f" * {names['ok'][0]}" if names["ok"][3] else "")
     lines.append(f"{var} = {var} + {mask} * (clip(xb_gn_{s}, {gmin}, {gmax}) - {var})")
@@ -210,8 +210,8 @@ def to_brian2_synapses(layer, source, target, stdp=None, *, target_var: str = "g
     per_column_gain = bool(np.any(gain != gain[0]))
     ns = {"xb_g_ref": layer.g_ref_S * siemens, "xb_v_read": dev.v_read_V * volt,
           "xb_unit": Quantity(1.0, dim=var.dim / amp.dim), "xb_p_max": float(dev.p_max),
-          "xb_wspan": layer.span_S * siemens, "xb_sigma_ctoc": float(dev.ctoc_sigma),
-          "xb_read_sigma": float(dev.read_noise_sigma),
+          "xb_wspan": layer.span_S * siemens, "xb_ctoc_sigma": float(dev.ctoc_sigma),
+          "xb_read_noise_sigma": float(dev.read_noise_sigma),
           "xb_a_plus": stdp.a_plus, "xb_a_minus": stdp.a_minus,
           "xb_tau_plus": stdp.tau_plus_s * second, "xb_tau_minus": stdp.tau_minus_s * second,
           "xb_window": int(round(stdp.window_s / clock.dt_))}
@@ -233,8 +233,8 @@ def to_brian2_synapses(layer, source, target, stdp=None, *, target_var: str = "g
         ns["xb_gain"] = float(gain[0])
 
     rs = dev.read_noise_sigma > 0
-    g_read = "g_pos * (1 + xb_read_sigma * randn())" if rs else "g_pos"
-    g_other = ("g_neg * (1 + xb_read_sigma * randn())" if rs else "g_neg") if differential \
+    g_read = "g_pos * (1 + xb_read_noise_sigma * randn())" if rs else "g_pos"
+    g_other = ("g_neg * (1 + xb_read_noise_sigma * randn())" if rs else "g_neg") if differential \
         else "xb_g_ref"
     on_pre = [f"{target_var}_post += ({g_read} - {g_other}) * xb_v_read * xb_gain * xb_unit"]
     on_post = []

@@ -237,10 +237,10 @@ class CrossbarSynapses(NetworkOperation):
             out = out_space.get_value()
             out_range = group_range(self.target)
         in_range = group_range(self.source)
-        (g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+        (g_pos, g_neg, differential, g_ref, span, gain, v_read, read_noise_sigma,
          dmin_p, dmax_p, altp_p, altd_p, fault_p, dmin_n, dmax_n, altp_n, altd_n, fault_n,
-         p_max, continuous, sigma_ctoc) = self.layer.kernel_args()
-        linear_fast = (continuous and sigma_ctoc == 0.0 and dmin_p.shape[0] == 1
+         p_max, continuous, ctoc_sigma) = self.layer.kernel_args()
+        linear_fast = (continuous and ctoc_sigma == 0.0 and dmin_p.shape[0] == 1
                        and dmax_p.shape[0] == 1 and fault_p.shape[0] == 1 and fault_p[0] == 0
                        and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
                        and not (altp_p[0] > 0.0 and np.isfinite(altp_p[0]))
@@ -250,9 +250,9 @@ class CrossbarSynapses(NetworkOperation):
         fpk[_k.F_G_REF] = g_ref
         fpk[_k.F_SPAN] = span
         fpk[_k.F_V_READ] = v_read
-        fpk[_k.F_READ_SIGMA] = read_sigma
+        fpk[_k.F_READ_NOISE_SIGMA] = read_noise_sigma
         fpk[_k.F_P_MAX] = p_max
-        fpk[_k.F_SIGMA_CTOC] = sigma_ctoc
+        fpk[_k.F_CTOC_SIGMA] = ctoc_sigma
         fpk[_k.F_SCALE] = self.scale
         ipk = np.zeros(_k.N_IPK, dtype=np.int64)
         ipk[_k.I_DIFFERENTIAL] = differential

@@ -191,7 +191,7 @@ class AudioDataset:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SpikeDataset:
-    """Spike samples as one event list (the :class:`neuromem.network.SpikeInput` layout).
+    """Spike samples as one event list (the :class:`neuromem.events.SpikeInput` layout).
 
     Sample ``i``'s events are ``steps[offsets[i]:offsets[i + 1]]`` and ``channels[...]``,
     sorted by step then channel, each (step, channel) pair at most once, all in
@@ -243,8 +243,8 @@ class SpikeDataset:
         return self.take(np.flatnonzero(self.splits == _split_name(name)))
 
     def spike_input(self):
-        """All samples as a :class:`neuromem.network.SpikeInput`."""
-        from neuromem.network import SpikeInput
+        """All samples as a :class:`neuromem.events.SpikeInput`."""
+        from neuromem.events import SpikeInput
         return SpikeInput(self.steps.copy(), self.channels.copy(), self.offsets.copy())
 
 

@@ -42,6 +42,10 @@ class DeviceParams:
     drift_nu: float = param(0.0, doc="retention drift exponent: G(t) = G0 (t/t0)^-nu",
                             check=nonnegative)
     drift_t0_s: float = param(1.0, unit="s", doc="drift reference time t0", check=positive)
+    r_wire_Ohm: float = param(0.0, unit="Ohm", check=nonnegative,
+                              doc="wire resistance per cell segment (row and column) of the "
+                                  "arrays these cells sit in; both execution modes read "
+                                  "through it (0: ideal wires)")
 
     def check(self) -> None:
         if self.stuck_on_rate + self.stuck_off_rate > 1.0:

@@ -10,7 +10,7 @@ eq. 1-3)::
     B        = (Gmax - Gmin) / (1 - exp(-Pmax / A))
 
 An update from the current conductance G inverts the curve to find P, moves it by the signed
-pulse count and reads the curve again; C2C noise N(0, sigma_ctoc) sqrt(|dP|) (a fraction of
+pulse count and reads the curve again; C2C noise N(0, ctoc_sigma) sqrt(|dP|) (a fraction of
 Gmax - Gmin) is added and the result clipped to [Gmin, Gmax]. A -> inf is the linear device.
 
 Nonlinearity is given either as NeuroSim's labelled NL (``nonlinearity_ltp``) or as A
@@ -152,7 +152,12 @@ class PulseDevice(DeviceParams):
 
 
 class PulseArray(DeviceArray):
-    """Cells of a :class:`PulseDevice`; the state is the conductance itself."""
+    """Cells of a :class:`PulseDevice`; the state is the conductance itself.
+
+    ``g_min``, ``g_max`` (S) and ``a_ltp``, ``a_ltd`` are per cell (length n) or shared
+    (length 1); ``a_ltp`` / ``a_ltd`` here are the nonlinearity A **in pulses**
+    (the card's A/Pmax times Pmax; inf for a linear cell), as the kernels take it.
+    """
 
     def __init__(self, params: PulseDevice, shape, g_min, g_max, a_ltp, a_ltd, fault):
         self.params = params
@@ -215,6 +220,51 @@ class PulseArray(DeviceArray):
         self._pin_faults()
         self.apply_pulses(pulses.reshape(self.shape), rng=rng)
         return int(pulses.sum())
+
+    def write_verify(self, g_target, rng: np.random.Generator, *, tol_S: float,
+                     max_pulses: int) -> dict:
+        """Closed-loop programming: program, read, re-pulse until within ``tol_S`` of the
+        target or ``max_pulses`` pulses per cell (:func:`neuromem.kernels.pulse.write_verify`).
+
+        Each verify read sees the card's read noise; each pulse goes through the device model
+        (levels, nonlinearity, C2C noise, bounds, stuck cells) and costs
+        ``V^2 t (G_before + G_after) / 2`` (REFERENCE: write energy per pulse).
+
+        Returns
+        -------
+        dict
+            ``ltp_pulses``, ``ltd_pulses``, ``pulses`` (their sum), ``verify_reads``,
+            ``cells``, ``cells_converged`` (within ``tol_S`` at the last read),
+            ``max_pulses_per_cell`` (the most any cell took), ``write_energy_J``,
+            ``tol_S`` and ``max_pulses``.
+        """
+        if not (isinstance(tol_S, (int, float, np.floating)) and tol_S >= 0
+                and math.isfinite(tol_S)):
+            raise ConfigError(f"expected a tolerance >= 0 S, got {tol_S!r}", key="tol_S")
+        if isinstance(max_pulses, bool) or int(max_pulses) != max_pulses or max_pulses < 0:
+            raise ConfigError(f"expected a whole pulse budget >= 0, got {max_pulses!r}",
+                              key="max_pulses")
+        if not isinstance(rng, np.random.Generator):
+            raise ConfigError("write-verify draws read and C2C noise: pass rng=np.random."
+                              "Generator", key="rng")
+        target = np.ascontiguousarray(np.broadcast_to(np.asarray(g_target, dtype=np.float64),
+                                                      self.shape).ravel())
+        if not np.all(np.isfinite(target)):
+            raise ConfigError("target conductances must be finite", key="g_target")
+        p = self.params
+        per_cell = np.zeros(self.size, dtype=np.int64)
+        counts = np.zeros(4, dtype=np.int64)
+        energy = _k.write_verify(self.g, target, float(tol_S), int(max_pulses),
+                                 bool(p.continuous), self.g_min, self.g_max, self.a_ltp,
+                                 self.a_ltd, float(p.p_max), float(p.ctoc_sigma), self.fault,
+                                 float(p.read_noise_sigma), float(p.v_ltp_V), float(p.t_ltp_s),
+                                 float(p.v_ltd_V), float(p.t_ltd_s), rng, per_cell, counts)
+        return {"ltp_pulses": int(counts[0]), "ltd_pulses": int(counts[1]),
+                "pulses": int(counts[0] + counts[1]), "verify_reads": int(counts[2]),
+                "cells": int(self.size), "cells_converged": int(counts[3]),
+                "max_pulses_per_cell": int(per_cell.max()) if per_cell.size else 0,
+                "write_energy_J": float(energy), "tol_S": float(tol_S),
+                "max_pulses": int(max_pulses)}
 
     def _set_state(self, g_target):
         lo = np.broadcast_to(self.g_min, self.g.shape)

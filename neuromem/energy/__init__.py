@@ -97,6 +97,9 @@ none). Both sections are optional, at least one is needed; counts are totals ove
         "input_bits": 9, "output_bits": 16,   # optional
         "device": {...},          # optional, as above
         "accuracy": 0.90,         # optional
+        "mac_array": "same",      # optional: "same" (the layer's own cells) or "fresh"
+        "programming": {...},     # optional ("fresh"): PulseArray.write_verify statistics,
+                                  #   pulses and write_energy_J of the one-off programming
       },
       "accuracy": {"spiking": 0.87, "mac": 0.90},   # optional, instead of the per-mode key
     }
@@ -106,7 +109,8 @@ none). Both sections are optional, at least one is needed; counts are totals ove
 
 The report is stored (unless ``--no-store``) as ``metrics/energy/<tech>``: ``{"tech",
 "tech_summary", "spiking": EnergyReport.to_dict() + {"accuracy"}, "mac": ...,
-"ratio_spiking_over_mac", "computed_utc", "neuromem_version"}`` (``assumptions`` stored
+"ratio_spiking_over_mac", "computed_utc", "neuromem_version"}``; the mac entry carries
+``mac_array`` and, for a fresh array, ``programming`` (one-off, not per inference) (``assumptions`` stored
 as one ``"; "``-separated string, ``""`` when none), rewriting the file
 atomically with all its other content (provenance included) unchanged
 (:func:`store_energy`). ``neuromem energy --json`` prints the same dict.
@@ -127,8 +131,6 @@ from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, Conductan
                                    EnergyReport, conductance_stats, conductance_stats_of,
                                    drive_v2_fraction, mac_energy, spiking_energy,
                                    uniform_drive_v2_fraction)
-from neuromem.energy.results import (ENERGY_INPUTS_KEY, energy_inputs, evaluate_result,
-                                     format_energy_table, store_energy)
 from neuromem.energy.synthetic import mac_counts, spiking_events
 from neuromem.energy.tech import (BitTable, Constant, TechPreset, list_techs, load_tech,
                                   tech_from_mapping)
@@ -139,3 +141,15 @@ __all__ = ["TechPreset", "Constant", "BitTable", "load_tech", "list_techs",
            "uniform_drive_v2_fraction", "SPIKING_COMPONENTS", "MAC_COMPONENTS",
            "spiking_events", "mac_counts", "ENERGY_INPUTS_KEY", "energy_inputs",
            "evaluate_result", "store_energy", "format_energy_table"]
+
+#: The result-file face (:mod:`neuromem.energy.results`) sits above the store: loaded on first
+#: use, so the energy model itself never imports the store (or h5py).
+_RESULTS = ("ENERGY_INPUTS_KEY", "energy_inputs", "evaluate_result", "store_energy",
+            "format_energy_table")
+
+
+def __getattr__(name):
+    if name in _RESULTS:
+        from neuromem.energy import results
+        return getattr(results, name)
+    raise AttributeError(f"module 'neuromem.energy' has no attribute {name!r}")

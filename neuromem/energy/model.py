@@ -14,12 +14,12 @@ import numpy as np
 from neuromem.crossbar import COUNT_KEYS, DAC_MODES
 from neuromem.devices import DeviceParams
 from neuromem.energy.tech import TechPreset, load_tech
+from neuromem.events import EVENT_NAMES
 from neuromem.exceptions import ConfigError
-from neuromem.network import EVENT_NAMES
 
 __all__ = ["ConductanceStats", "EnergyReport", "conductance_stats", "conductance_stats_of",
            "spiking_energy", "mac_energy", "drive_v2_fraction", "uniform_drive_v2_fraction",
-           "SPIKING_COMPONENTS", "MAC_COMPONENTS"]
+           "SPIKING_COMPONENTS", "MAC_COMPONENTS", "device_params"]
 
 #: Components of a spiking report, in display order (digital-neuron ones only when used).
 SPIKING_COMPONENTS = ("row_drivers", "cell_reads", "neurons", "neuron_adc", "partial_sums",
@@ -230,7 +230,8 @@ def _stats(conductance) -> ConductanceStats:
     return conductance_stats_of(conductance)
 
 
-def _device(device) -> DeviceParams:
+def device_params(device) -> DeviceParams:
+    """Device parameters from parameters, a device card or a card's dict."""
     if isinstance(device, DeviceParams):
         return device
     if isinstance(getattr(device, "params", None), DeviceParams):
@@ -390,7 +391,7 @@ def spiking_energy(events, conductance, device, tech, *, n_inferences, dt_s=None
     """
     t = _tech(tech)
     s = t.spiking
-    dev = _device(device)
+    dev = device_params(device)
     stats = _stats(conductance)
     n = _n(n_inferences)
     ev = _counts(events, EVENT_NAMES, _REQUIRED_EVENTS, "events")
@@ -515,7 +516,7 @@ def mac_energy(mac_counts, tech, *, dac_bits: int, adc_bits: int, n_in: int, n_o
     """
     t = _tech(tech)
     m = t.mac
-    dev = _device(device)
+    dev = device_params(device)
     stats = _stats(conductance)
     n = _n(n_inferences)
     if dac_mode not in DAC_MODES:

@@ -47,7 +47,7 @@ def input_spike_counts(network, inputs, first_sample_id: int) -> np.ndarray:
     generates them (the counter-based Poisson/regular streams of samples
     ``first_sample_id, first_sample_id + 1, ...``, or the given events)."""
     from neuromem.kernels import engine as _k
-    from neuromem.network import SpikeInput
+    from neuromem.events import SpikeInput
 
     n_rows = network.layer.n_in
     if isinstance(inputs, SpikeInput):

@@ -6,17 +6,16 @@ The contract (what a task writes) and the stored entry are documented in
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from neuromem._files import fsync_file, fsync_folder
+from neuromem._files import atomic_write
 from neuromem._version import __version__
 from neuromem.energy.model import (MAC_COMPONENTS, SPIKING_COMPONENTS, ConductanceStats,
-                                   conductance_stats, mac_energy, spiking_energy)
+                                   conductance_stats, device_params, mac_energy,
+                                   spiking_energy)
 from neuromem.energy.tech import TechPreset, load_tech
 from neuromem.exceptions import ConfigError, DataError, StoreError
 from neuromem.store import Result, read_result, write_result
@@ -30,7 +29,7 @@ _SPIKING_KEYS = {"events", "n_inferences", "dt_s", "n_in", "active_steps", "cond
                  "device", "accuracy"}
 _MAC_KEYS = {"counts", "n_inferences", "dac_bits", "adc_bits", "dac_mode", "adc_share", "n_in",
              "n_out", "conductance", "drive_v2_fraction", "input_bits", "output_bits",
-             "device", "accuracy"}
+             "device", "accuracy", "mac_array", "programming"}
 
 
 def _result(result_or_path) -> Result:
@@ -83,13 +82,12 @@ def _device_of(res: Result, section: Mapping, mode: str):
 
 def _state_conductance(res: Result, device) -> tuple[ConductanceStats, str]:
     """Conductance stats of the stored final conductances (``state/g_pos_S``, ``g_neg_S``)."""
-    from neuromem.energy.model import _device
     g_pos = res.state.get("g_pos_S")
     if g_pos is None:
         raise DataError(f"{res.path}: no conductance given and no state/g_pos_S to derive "
                         "it from")
     g_neg = res.state.get("g_neg_S")
-    g_ref = None if g_neg is not None else _device(device).g_min_S
+    g_ref = None if g_neg is not None else device_params(device).g_min_S
     return conductance_stats(g_pos, g_neg, g_ref_S=g_ref), \
         "conductances from state/g_pos_S" + ("/g_neg_S" if g_neg is not None else
                                               " and a reference cell at g_min")
@@ -162,6 +160,10 @@ def evaluate_result(result_or_path, tech="isaac_32nm") -> dict:
         entry = rep.to_dict()
         entry["assumptions"] = list(entry["assumptions"]) + notes
         entry["accuracy"] = _accuracy(inputs, section, mode, res)
+        if mode == "mac":
+            entry["mac_array"] = str(section.get("mac_array", "fresh"))
+            if section.get("programming") is not None:
+                entry["programming"] = dict(section["programming"])
         out[mode] = entry
     from neuromem.energy.neurobench import neurobench_from_result
     try:
@@ -205,24 +207,19 @@ def store_energy(path, evaluation: Mapping) -> str:
     entry["neuromem_version"] = __version__
     energy[tech] = entry
     metrics["energy"] = energy
-    tmp = path.with_name(path.name + ".energy")
     try:
-        write_result(tmp, metrics=metrics, cards=res.cards, events=res.events, state=res.state,
-                     raster=res.raster, snapshots=res.snapshots, seed=None, command="",
-                     extra=res.extra)
-        with h5py.File(path, "r") as src, h5py.File(tmp, "r+") as dst:
-            del dst["provenance"]
-            src.copy(src["provenance"], dst, name="provenance")
-        fsync_file(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, tmp_suffix=".energy") as tmp:
+            write_result(tmp, metrics=metrics, cards=res.cards, events=res.events,
+                         state=res.state, raster=res.raster, snapshots=res.snapshots, seed=None,
+                         command="", extra=res.extra)
+            with h5py.File(path, "r") as src, h5py.File(tmp, "r+") as dst:
+                del dst["provenance"]
+                src.copy(src["provenance"], dst, name="provenance")
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if isinstance(exc, (StoreError, DataError)) or not isinstance(exc, Exception):
             raise
         raise StoreError(f"cannot store the energy report in {path}: {exc}; the file is "
                          "unchanged") from exc
-    fsync_folder(path.parent)
     return f"metrics/energy/{tech}"
 
 
@@ -271,6 +268,18 @@ def format_energy_table(evaluation: Mapping, path=None) -> str:
     for r in rows:
         lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in
                                                           zip(r[1:], widths[1:])]).rstrip())
+    mac = evaluation.get("mac") or {}
+    if "mac_array" in mac:
+        lines.append("")
+        lines.append("MAC array  " + ("the same cells as the spiking mode" if
+                                      mac["mac_array"] == "same" else
+                                      "a fresh array (ex-situ transfer)"))
+        prog = mac.get("programming")
+        if prog:
+            lines.append(f"programming  {prog['pulses']:,} write-verify pulses, "
+                         f"{_si(prog['write_energy_J'], 'J')} once; "
+                         f"{prog['cells_converged']:,} of {prog['cells']:,} cells within "
+                         "tolerance")
     ratio = evaluation.get("ratio_spiking_over_mac")
     if ratio is not None:
         lines.append("")

@@ -351,7 +351,7 @@ def load_tech(name_or_path) -> TechPreset:
     """
     if isinstance(name_or_path, TechPreset):
         return name_or_path
-    from neuromem.cards import load_toml
+    from neuromem.cardfiles import load_toml
 
     text = str(name_or_path)
     path = Path(text).expanduser()

@@ -29,7 +29,7 @@ from neuromem.kernels.pulse import FAULT_NONE, pulse_step
 from neuromem.kernels.rand import hash_normal, hash_uniform
 
 # Packed float constants (``fpk``).
-F_DT, F_G_REF, F_SPAN, F_V_READ, F_READ_SIGMA, F_P_MAX, F_SIGMA_CTOC, F_SCALE = range(8)
+F_DT, F_G_REF, F_SPAN, F_V_READ, F_READ_NOISE_SIGMA, F_P_MAX, F_CTOC_SIGMA, F_SCALE = range(8)
 N_FPK = 8
 # Packed integer flags (``ipk``).
 I_DIFFERENTIAL, I_CONTINUOUS, I_LINEAR_FAST, I_RULE, I_IN_START, I_IN_STOP, I_OUT_START, \
@@ -61,12 +61,12 @@ def _normal(rng_state):
 
 
 @njit(cache=True)
-def _pulse_cell(g, dp, lo, hi, a_ltp, a_ltd, p_max, sigma_ctoc, rng_state):
+def _pulse_cell(g, dp, lo, hi, a_ltp, a_ltd, p_max, ctoc_sigma, rng_state):
     """A cell's conductance after ``dp`` pulses, as ``pulse_update_cell`` computes it
     (closed-form noise-free step, C2C noise from the counter-based stream, clip)."""
     new = pulse_step(g, dp, lo, hi, a_ltp, a_ltd, p_max)
-    if sigma_ctoc > 0.0:
-        new += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * _normal(rng_state)
+    if ctoc_sigma > 0.0:
+        new += ctoc_sigma * (hi - lo) * math.sqrt(abs(dp)) * _normal(rng_state)
     if new < lo:
         return lo
     if new > hi:
@@ -88,7 +88,7 @@ def apply_weight_changes(n, cells, dws, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, 
     with this many array arguments costs more than the update of one cell.
     """
     p_max = fpk[F_P_MAX]
-    sigma_ctoc = fpk[F_SIGMA_CTOC]
+    ctoc_sigma = fpk[F_CTOC_SIGMA]
     differential = ipk[I_DIFFERENTIAL] != 0
     continuous = ipk[I_CONTINUOUS] != 0
     fast = ipk[I_LINEAR_FAST] != 0 and not differential
@@ -123,19 +123,19 @@ def apply_weight_changes(n, cells, dws, g_pos, g_neg, fpk, ipk, dmin_p, dmax_p, 
             if half_p != 0.0:
                 if _at(fault_p, c) == FAULT_NONE:
                     g_pos[c] = _pulse_cell(g_pos[c], half_p, _at(dmin_p, c), _at(dmax_p, c),
-                                           _at(altp_p, c), _at(altd_p, c), p_max, sigma_ctoc,
+                                           _at(altp_p, c), _at(altd_p, c), p_max, ctoc_sigma,
                                            rng_state)
                 written += 1
             if half_n != 0.0:
                 if _at(fault_n, c) == FAULT_NONE:
                     g_neg[c] = _pulse_cell(g_neg[c], -half_n, _at(dmin_n, c), _at(dmax_n, c),
-                                           _at(altp_n, c), _at(altd_n, c), p_max, sigma_ctoc,
+                                           _at(altp_n, c), _at(altd_n, c), p_max, ctoc_sigma,
                                            rng_state)
                 written += 1
         else:
             if _at(fault_p, c) == FAULT_NONE:
                 g_pos[c] = _pulse_cell(g_pos[c], dp, _at(dmin_p, c), _at(dmax_p, c),
-                                       _at(altp_p, c), _at(altd_p, c), p_max, sigma_ctoc,
+                                       _at(altp_p, c), _at(altd_p, c), p_max, ctoc_sigma,
                                        rng_state)
             written += 1
         if dp > 0:
@@ -161,15 +161,15 @@ def _collect(space, start, stop, out):
 
 @njit(cache=True)
 def _read_row(target, t0, g_pos, g_neg, base, n_out, differential, g_ref, v_read, gain, scale,
-              read_sigma, read_key, s):
+              read_noise_sigma, read_key, s):
     """Add one crossbar row's read currents to the target: ``x[t0 + j] += (G+ - G-) v_read
     gain[j] scale`` (G- = G_ref for one device per synapse), with optional read noise."""
-    if read_sigma > 0.0:
+    if read_noise_sigma > 0.0:
         for j in range(n_out):
             c = base + j
-            gp = g_pos[c] * (1.0 + read_sigma * hash_normal(read_key, 0, s, 2 * c))
+            gp = g_pos[c] * (1.0 + read_noise_sigma * hash_normal(read_key, 0, s, 2 * c))
             if differential:
-                gn = g_neg[c] * (1.0 + read_sigma * hash_normal(read_key, 0, s, 2 * c + 1))
+                gn = g_neg[c] * (1.0 + read_noise_sigma * hash_normal(read_key, 0, s, 2 * c + 1))
             else:
                 gn = g_ref
             target[t0 + j] += (gp - gn) * v_read * gain[j] * scale
@@ -253,7 +253,7 @@ def crossbar_step(in_space, out_space, s, learn, target, g_pos, g_neg, gain, fpk
             i = in_buf[k]
             base = i * n_out
             _read_row(target, t0, g_pos, g_neg, base, n_out, differential, g_ref,
-                      fpk[F_V_READ], gain, fpk[F_SCALE], fpk[F_READ_SIGMA],
+                      fpk[F_V_READ], gain, fpk[F_SCALE], fpk[F_READ_NOISE_SIGMA],
                       rng_state[R_READ_KEY], s)
             if rule == 1:
                 x_pre[i] = _bumped_trace(x_pre[i], t_pre[i], s, dt, spk[TAU_PLUS], nearest)

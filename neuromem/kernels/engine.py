@@ -183,7 +183,7 @@ def _stochastic_round(x, rng):
 
 
 @njit(cache=True, inline="always")
-def _single_update(g, c, dw, p_max, continuous, lo, hi, a_ltp, a_ltd, sigma_ctoc, rng,
+def _single_update(g, c, dw, p_max, continuous, lo, hi, a_ltp, a_ltd, ctoc_sigma, rng,
                    key, sample_id, step):
     """Pulses for one device with shared parameters and no faults; returns the pulses applied.
 
@@ -201,14 +201,14 @@ def _single_update(g, c, dw, p_max, continuous, lo, hi, a_ltp, a_ltd, sigma_ctoc
     if dp == 0.0:
         return 0.0
     nv = pulse_step(g[c], dp, lo, hi, a_ltp, a_ltd, p_max)
-    if sigma_ctoc > 0.0:
-        nv += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
+    if ctoc_sigma > 0.0:
+        nv += ctoc_sigma * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
     g[c] = lo if nv < lo else (hi if nv > hi else nv)
     return dp
 
 
 @njit(cache=True, inline="always")
-def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, ctoc_sigma,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
                         dmin_n, dmax_n, altp_n, altd_n, fault_n, linear_fast, events, rng):
     """Turn a normalised weight change of cell ``c`` into pulses and apply them.
@@ -240,13 +240,13 @@ def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, si
             half_n = dp - half_p
         if half_p != 0.0:
             pulse_update_cell(c, half_p, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max,
-                              sigma_ctoc, fault_p, rng)
+                              ctoc_sigma, fault_p, rng)
         if half_n != 0.0:
             pulse_update_cell(c, -half_n, g_neg, dmin_n, dmax_n, altp_n, altd_n, p_max,
-                              sigma_ctoc, fault_n, rng)
+                              ctoc_sigma, fault_n, rng)
         events[EV_CELLS_WRITTEN] += (half_p != 0.0) + (half_n != 0.0)
     else:
-        pulse_update_cell(c, dp, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max, sigma_ctoc,
+        pulse_update_cell(c, dp, g_pos, dmin_p, dmax_p, altp_p, altd_p, p_max, ctoc_sigma,
                           fault_p, rng)
         events[EV_CELLS_WRITTEN] += 1
     if dp > 0:
@@ -257,10 +257,10 @@ def apply_weight_change(c, dw, g_pos, g_neg, differential, p_max, continuous, si
 
 @njit(cache=True)
 def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt, key, sample_id,
-                    g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                    g_pos, g_neg, differential, g_ref, span, gain, v_read, read_noise_sigma,
                     dmin_p, dmax_p, altp_p, altd_p, fault_p,
                     dmin_n, dmax_n, altp_n, altd_n, fault_n,
-                    p_max, continuous, sigma_ctoc,
+                    p_max, continuous, ctoc_sigma,
                     npk, v, ge, gi, theta, last_spike,
                     learn, rule, spk, x_pre, t_pre, x_post, t_post,
                     counts, events, raster, raster_n, rng):
@@ -303,7 +303,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
     out_spikes = np.empty(n_out, dtype=np.int64)
     xpost_now = np.empty(n_out)
     xpre_now = np.empty(n_in)
-    linear_fast = (continuous and sigma_ctoc == 0.0 and dmin_p.shape[0] == 1
+    linear_fast = (continuous and ctoc_sigma == 0.0 and dmin_p.shape[0] == 1
                    and dmax_p.shape[0] == 1 and fault_p.shape[0] == 1 and fault_p[0] == 0
                    and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
                    and not (altp_p[0] > 0.0 and math.isfinite(altp_p[0]))
@@ -379,14 +379,15 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
             for k in range(n_in_sp):
                 i = in_spikes[k]
                 base = i * n_out
-                if read_sigma > 0.0:
+                if read_noise_sigma > 0.0:
                     for j in range(n_out):
                         c = base + j
                         gp = g_pos[c]
                         gn = g_neg[c] if differential else g_ref
-                        gp *= 1.0 + read_sigma * hash_normal(keyr, sample_id, s, 2 * c)
+                        gp *= 1.0 + read_noise_sigma * hash_normal(keyr, sample_id, s, 2 * c)
                         if differential:
-                            gn *= 1.0 + read_sigma * hash_normal(keyr, sample_id, s, 2 * c + 1)
+                            gn *= 1.0 + read_noise_sigma * hash_normal(keyr, sample_id, s,
+                                                                       2 * c + 1)
                         ge[j] += (gp - gn) * v_read * gain[j]
                 elif differential:
                     _row_add_pair(ge, g_pos[base:base + n_out], g_neg[base:base + n_out],
@@ -407,7 +408,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                                              g_pos, g_neg, c, g_ref, span)
                             if fast_single:
                                 dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
-                                                    fast_hi, fast_altp, fast_altd, sigma_ctoc,
+                                                    fast_hi, fast_altp, fast_altd, ctoc_sigma,
                                                     rng, key_pre, sample_id, s)
                                 n_w, n_ltp, n_ltd = _pulse_tally(dp, continuous)
                                 fast_written += n_w
@@ -415,7 +416,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                                 fast_ltd += n_ltd
                             else:
                                 apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
-                                                    continuous, sigma_ctoc, dmin_p, dmax_p,
+                                                    continuous, ctoc_sigma, dmin_p, dmax_p,
                                                     altp_p, altd_p, fault_p, dmin_n, dmax_n,
                                                     altp_n, altd_n, fault_n, linear_fast,
                                                     events, rng)
@@ -455,7 +456,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                         dw = _soft_bound(dw, soft, differential, g_pos, g_neg, c, g_ref, span)
                         if fast_single:
                             dp = _single_update(g_pos, c, dw, p_max, continuous, fast_lo,
-                                                fast_hi, fast_altp, fast_altd, sigma_ctoc, rng,
+                                                fast_hi, fast_altp, fast_altd, ctoc_sigma, rng,
                                                 key_post, sample_id, s)
                             n_w, n_ltp, n_ltd = _pulse_tally(dp, continuous)
                             fast_written += n_w
@@ -463,7 +464,7 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
                             fast_ltd += n_ltd
                         else:
                             apply_weight_change(c, dw, g_pos, g_neg, differential, p_max,
-                                                continuous, sigma_ctoc, dmin_p, dmax_p, altp_p,
+                                                continuous, ctoc_sigma, dmin_p, dmax_p, altp_p,
                                                 altd_p, fault_p, dmin_n, dmax_n, altp_n,
                                                 altd_n, fault_n, linear_fast, events, rng)
         # 4. resets
@@ -490,9 +491,9 @@ def simulate_sample(rates, ev_step, ev_chan, input_mode, n_present, n_steps, dt,
 @njit(cache=True, parallel=True)
 def infer_batch(rates, ev_step, ev_chan, ev_offsets, input_mode, sample_ids, n_present,
                 n_steps, dt, key,
-                g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                g_pos, g_neg, differential, g_ref, span, gain, v_read, read_noise_sigma,
                 dmin_p, dmax_p, altp_p, altd_p, fault_p,
-                dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
+                dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, ctoc_sigma,
                 npk, theta, counts, events, rng):
     """Inference over many samples in parallel (no learning): each sample starts at rest.
 
@@ -518,15 +519,15 @@ def infer_batch(rates, ev_step, ev_chan, ev_offsets, input_mode, sample_ids, n_p
         hi = ev_offsets[b + 1] if input_mode == 1 else 0
         simulate_sample(rates[b], ev_step[lo:hi], ev_chan[lo:hi], input_mode, n_present,
                         n_steps, dt, key, sample_ids[b],
-                        g_pos, g_neg, differential, g_ref, span, gain, v_read, read_sigma,
+                        g_pos, g_neg, differential, g_ref, span, gain, v_read, read_noise_sigma,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
-                        dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, sigma_ctoc,
+                        dmin_n, dmax_n, altp_n, altd_n, fault_n, p_max, continuous, ctoc_sigma,
                         npk, v, ge, gi, th, last, False, 0, spk, x0, t0, x0, t0,
                         counts[b], events[b], raster, raster_n, rng)
 
 
 @njit(cache=True)
-def apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma_ctoc,
+def apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, ctoc_sigma,
                         dmin_p, dmax_p, altp_p, altd_p, fault_p,
                         dmin_n, dmax_n, altp_n, altd_n, fault_n, events, rng):
     """Apply a whole matrix of normalised weight changes (flat, row-major) as pulses.
@@ -535,7 +536,7 @@ def apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma
     accumulate an update over a sample or a batch (a digital accumulator in the periphery)
     and then program the crossbar once.
     """
-    linear_fast = (continuous and sigma_ctoc == 0.0 and dmin_p.shape[0] == 1
+    linear_fast = (continuous and ctoc_sigma == 0.0 and dmin_p.shape[0] == 1
                    and dmax_p.shape[0] == 1 and fault_p.shape[0] == 1 and fault_p[0] == 0
                    and altp_p.shape[0] == 1 and altd_p.shape[0] == 1
                    and not (altp_p[0] > 0.0 and math.isfinite(altp_p[0]))
@@ -543,6 +544,6 @@ def apply_weight_matrix(dw, g_pos, g_neg, differential, p_max, continuous, sigma
     for c in range(dw.shape[0]):
         if dw[c] != 0.0:
             apply_weight_change(c, dw[c], g_pos, g_neg, differential, p_max, continuous,
-                                sigma_ctoc, dmin_p, dmax_p, altp_p, altd_p, fault_p,
+                                ctoc_sigma, dmin_p, dmax_p, altp_p, altd_p, fault_p,
                                 dmin_n, dmax_n, altp_n, altd_n, fault_n, linear_fast, events,
                                 rng)

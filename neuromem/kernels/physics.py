@@ -127,10 +127,10 @@ def integrate(model, x, v0, v1, duration, par, window, p, j, lo, hi, substeps):
 
 @njit(cache=True)
 def _pulses(model, x, n, v_ltp, t_ltp, v_ltd, t_ltd, par, window, p, j, lo, hi, substeps,
-            sigma_ctoc, rng):
+            ctoc_sigma, rng):
     """Apply |n| rectangular pulses (LTP for n > 0) one after the other, fraction last.
 
-    C2C noise: each pulse's state change is scaled by (1 + sigma_ctoc z), z ~ N(0, 1).
+    C2C noise: each pulse's state change is scaled by (1 + ctoc_sigma z), z ~ N(0, 1).
     """
     v = v_ltp if n > 0.0 else v_ltd
     width = t_ltp if n > 0.0 else t_ltd
@@ -142,8 +142,8 @@ def _pulses(model, x, n, v_ltp, t_ltp, v_ltd, t_ltd, par, window, p, j, lo, hi, 
         if t <= 0.0:
             continue
         new = integrate(model, x, v, v, t, par, window, p, j, lo, hi, substeps)
-        if sigma_ctoc > 0.0:
-            new = x + (new - x) * (1.0 + sigma_ctoc * rng.standard_normal())
+        if ctoc_sigma > 0.0:
+            new = x + (new - x) * (1.0 + ctoc_sigma * rng.standard_normal())
             new = lo if new < lo else (hi if new > hi else new)
         x = new
     return x
@@ -163,7 +163,7 @@ def _cell_par(i, par, r_on, r_off, rate_a, rate_b, consts):
 @njit(cache=True)
 def physics_apply(model, state, g, cells, n_pulses, r_on, r_off, rate_a, rate_b, consts,
                   offset, scale, v_ltp, t_ltp, v_ltd, t_ltd, window, p, j, lo, hi, substeps,
-                  sigma_ctoc, fault, rng):
+                  ctoc_sigma, fault, rng):
     """Apply ``n_pulses[k]`` pulses to cell ``cells[k]``, in order, updating state and g.
 
     The stored state is ``offset + x scale`` (ion drift: 0 and 1; VTEAM: w_on and span).
@@ -180,7 +180,7 @@ def physics_apply(model, state, g, cells, n_pulses, r_on, r_off, rate_a, rate_b,
         _cell_par(i, par, r_on, r_off, rate_a, rate_b, consts)
         x0 = (state[i] - offset) / scale
         x = _pulses(model, x0, n, v_ltp, t_ltp, v_ltd, t_ltd, par, window, p, j, lo, hi,
-                    substeps, sigma_ctoc, rng)
+                    substeps, ctoc_sigma, rng)
         if x != x0:
             state[i] = offset + x * scale
         g[i] = _conductance(model, x, par)

@@ -51,7 +51,7 @@ def pulse_step(g, dp, g_min, g_max, a_ltp, a_ltd, p_max):
 
 
 @njit(cache=True, inline="always")
-def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, ctoc_sigma, fault, rng):
     """Apply ``dp`` pulses to cell ``i`` of ``g`` in place (C2C noise, bounds, stuck cells).
 
     Returns the conductance change.
@@ -62,8 +62,8 @@ def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, f
     hi = _at(g_max, i)
     old = g[i]
     new = pulse_step(old, dp, lo, hi, _at(a_ltp, i), _at(a_ltd, i), p_max)
-    if sigma_ctoc > 0.0:
-        new += sigma_ctoc * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
+    if ctoc_sigma > 0.0:
+        new += ctoc_sigma * (hi - lo) * math.sqrt(abs(dp)) * rng.standard_normal()
     if new < lo:
         new = lo
     elif new > hi:
@@ -73,18 +73,18 @@ def pulse_update_cell(i, dp, g, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, f
 
 
 @njit(cache=True)
-def pulse_apply(g, cells, n_pulses, g_min, g_max, a_ltp, a_ltd, p_max, sigma_ctoc, fault, rng):
+def pulse_apply(g, cells, n_pulses, g_min, g_max, a_ltp, a_ltd, p_max, ctoc_sigma, fault, rng):
     """Apply ``n_pulses[k]`` pulses to cell ``cells[k]`` of the flat array ``g``, in order."""
     for k in range(cells.shape[0]):
         pulse_update_cell(cells[k], n_pulses[k], g, g_min, g_max, a_ltp, a_ltd, p_max,
-                          sigma_ctoc, fault, rng)
+                          ctoc_sigma, fault, rng)
 
 
 @njit(cache=True)
-def read_noisy(g, sigma_read, rng, out):
+def read_noisy(g, read_noise_sigma, rng, out):
     """Conductance seen by one read: g (1 + sigma z), never below zero."""
     for i in range(g.shape[0]):
-        v = g[i] * (1.0 + sigma_read * rng.standard_normal())
+        v = g[i] * (1.0 + read_noise_sigma * rng.standard_normal())
         out[i] = v if v > 0.0 else 0.0
     return out
 
@@ -98,3 +98,93 @@ def drift(g, g_floor, nu, t_over_t0, out):
         lo = _at(g_floor, i)
         out[i] = v if v > lo else lo
     return out
+
+
+@njit(cache=True, inline="always")
+def pulses_between(g, target, g_min, g_max, a_ltp, a_ltd, p_max):
+    """Signed pulses that move a noise-free cell from ``g`` to ``target`` on its own curve.
+
+    Both are clipped to ``[g_min, g_max]``; LTP inverts ``G = B (1 - exp(-P/A)) + g_min``,
+    LTD inverts ``G = g_max - B (1 - exp((P - Pmax)/A))`` (linear for A <= 0 or inf).
+    """
+    span = g_max - g_min
+    if span <= 0.0:
+        return 0.0
+    g = min(max(g, g_min), g_max)
+    t = min(max(target, g_min), g_max)
+    if t == g:
+        return 0.0
+    if t > g:
+        a = a_ltp
+        if a <= 0.0 or not math.isfinite(a):
+            return (t - g) * p_max / span
+        b = span / (1.0 - math.exp(-p_max / a))
+        return -a * (math.log(max(1.0 - (t - g_min) / b, 1e-300))
+                     - math.log(max(1.0 - (g - g_min) / b, 1e-300)))
+    a = a_ltd
+    if a <= 0.0 or not math.isfinite(a):
+        return (t - g) * p_max / span
+    b = span / (1.0 - math.exp(-p_max / a))
+    return a * (math.log(max(1.0 - (g_max - t) / b, 1e-300))
+                - math.log(max(1.0 - (g_max - g) / b, 1e-300)))
+
+
+@njit(cache=True)
+def write_verify(g, target, tol, max_pulses, continuous, g_min, g_max, a_ltp, a_ltd, p_max,
+                 ctoc_sigma, fault, read_noise_sigma, v_ltp, t_ltp, v_ltd, t_ltd, rng,
+                 pulses_out, counts):
+    """Program every cell of ``g`` towards ``target`` by write-verify; returns the write energy.
+
+    Per cell: read (read noise ``read_noise_sigma``, relative), stop when ``|target - read| <= tol``
+    or ``max_pulses`` pulses were spent, else apply the pulses the cell's noise-free curve
+    says are missing (rounded, at least one; a continuous device's last pulse may be a
+    fraction of one, with that fraction of the pulse width), one by one through the device
+    model (C2C noise, bounds, stuck cells), and read again. Each pulse costs
+    ``V^2 t (G_before + G_after) / 2``.
+
+    ``pulses_out[i]`` gets the pulses of cell ``i``; ``counts`` (int64, 4) is incremented by
+    [LTP pulses, LTD pulses, verify reads, cells that ended within ``tol``].
+    """
+    energy = 0.0
+    for i in range(g.shape[0]):
+        lo = _at(g_min, i)
+        hi = _at(g_max, i)
+        a_p = _at(a_ltp, i)
+        a_d = _at(a_ltd, i)
+        n_used = 0
+        while True:
+            seen = g[i]
+            if read_noise_sigma > 0.0:
+                seen = seen * (1.0 + read_noise_sigma * rng.standard_normal())
+                if seen < 0.0:
+                    seen = 0.0
+            counts[2] += 1
+            if abs(target[i] - seen) <= tol:
+                counts[3] += 1
+                break
+            if n_used >= max_pulses:
+                break
+            dp = pulses_between(seen, target[i], lo, hi, a_p, a_d, p_max)
+            sign = 1.0 if target[i] > seen else -1.0
+            if n_used > 0:  # corrections: half the estimate, so C2C noise cannot overshoot far
+                dp = 0.5 * dp
+            mag = abs(dp) if continuous else math.floor(abs(dp) + 0.5)
+            if mag < 1.0 and not continuous:
+                mag = 1.0
+            if mag <= 0.0:
+                mag = 1.0
+            while mag > 0.0 and n_used < max_pulses:
+                step = 1.0 if mag >= 1.0 else mag
+                before = g[i]
+                pulse_update_cell(i, sign * step, g, g_min, g_max, a_ltp, a_ltd, p_max,
+                                  ctoc_sigma, fault, rng)
+                v, t = (v_ltp, t_ltp) if sign > 0.0 else (v_ltd, t_ltd)
+                energy += v * v * t * step * 0.5 * (before + g[i])
+                if sign > 0.0:
+                    counts[0] += 1
+                else:
+                    counts[1] += 1
+                n_used += 1
+                mag -= step
+        pulses_out[i] = n_used
+    return energy

@@ -338,7 +338,7 @@ def plot_fit(fit_result, pulse, conductance, direction, ax=None, *, cycle=None,
     Parameters
     ----------
     fit_result : FitResult
-        From :func:`neuromem.devices.fit.fit_pulse_device`.
+        From :func:`neuromem.fit.fit_pulse_device`.
     pulse, conductance, direction : array_like
         The data the fit used (pulse number, conductance in S, 'ltp'/'ltd').
     ax : matplotlib Axes, optional

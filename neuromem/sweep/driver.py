@@ -21,27 +21,22 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from neuromem._files import disk_full, fsync_folder
-from neuromem._version import __version__
 from neuromem.exceptions import ConfigError, StoreError
 from neuromem.store import file_sha256
 from neuromem.sweep.card import Sweep, load_sweep
 from neuromem.sweep.engines import RunAbandoned, WorkerDied, make_engine
+from neuromem.sweep.layout import (MANIFEST, RESULTS, manifest_of, read_manifest,  # noqa: F401
+                                   shard_path, utc_now, write_json_atomic)
 from neuromem.sweep.worker import RunJob
 
 __all__ = ["SweepReport", "SweepInterrupted", "run_sweep", "shard_path", "read_manifest",
            "write_json_atomic", "MANIFEST", "RESULTS"]
 
-MANIFEST = "manifest.json"
-RESULTS = "results.h5"
-_MANIFEST_FORMAT = "neuromem-sweep-manifest"
 _MAX_REPORTED_FAILURES = 20
 
 
@@ -134,72 +129,6 @@ class SweepInterrupted(KeyboardInterrupt):
 
 # ------------------------------------------------------------------------------ small files
 
-def shard_path(folder, run_id: str) -> Path:
-    """``FOLDER/runs/<first 2 hex digits>/<run_id>.h5``."""
-    return Path(folder) / "runs" / run_id[:2] / f"{run_id}.h5"
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path, obj, *, indent: int | None = 1) -> None:
-    """Write JSON to ``PATH.tmp``, fsync it, ``os.replace`` it onto `path`, fsync the folder.
-
-    Raises
-    ------
-    StoreError
-        If writing fails (the tmp file is removed; an earlier `path` is unchanged).
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        text = json.dumps(obj, indent=indent, default=str, allow_nan=True, ensure_ascii=False)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        reason = ("the disk is full (no space left on device)" if disk_full(exc)
-                  else " ".join(str(exc).split()))
-        raise StoreError(f"cannot write {path}: {reason}") from exc
-    fsync_folder(path.parent)
-
-
-def read_manifest(folder) -> dict:
-    """The manifest of a sweep folder.
-
-    Raises
-    ------
-    StoreError
-        If it is missing or not a neuromem sweep manifest.
-    """
-    path = Path(folder) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: cannot read the sweep manifest: "
-                         f"{' '.join(str(exc).split())}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != _MANIFEST_FORMAT:
-        raise StoreError(f"{path}: not a neuromem sweep manifest")
-    return manifest
-
-
-def _manifest(sweep: Sweep) -> dict:
-    return {"format": _MANIFEST_FORMAT, "format_version": 1, "sweep_hash": sweep.hash,
-            "name": sweep.name, "summary": sweep.summary, "sweep_card": str(sweep.path),
-            "network": sweep.network, "network_path": str(sweep.network_path),
-            "quick": sweep.quick, "base_seed": sweep.base_seed, "replicates": sweep.replicates,
-            "mode": sweep.mode, "n_points": sweep.n_points, "fixed": sweep.fixed,
-            "swept": list(sweep.swept), "n_runs": len(sweep.runs),
-            "created_utc": _utc_now(), "neuromem_version": __version__,
-            "sweep": sweep.card, "network_card": sweep.network_data,
-            "runs": [run.to_dict() for run in sweep.runs]}
-
-
 def record_checksums(folder) -> None:
     """Fold the commit journal into ``manifest.json`` (``runs[i]["sha256"]``, ``["bytes"]``)."""
     from neuromem.sweep.ledger import checksums
@@ -243,13 +172,13 @@ def _prepare(sweep: Sweep, folder: Path, resume: bool, force: bool) -> int:
                     "now); add --force to continue with the new one (runs whose definition "
                     "did not change are kept), or choose a new folder with -o",
                     key="--resume")
-            write_json_atomic(folder / MANIFEST, _manifest(sweep))
+            write_json_atomic(folder / MANIFEST, manifest_of(sweep))
     else:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create {folder}: {' '.join(str(exc).split())}") from exc
-        write_json_atomic(folder / MANIFEST, _manifest(sweep))
+        write_json_atomic(folder / MANIFEST, manifest_of(sweep))
     stray = 0
     for pattern in ("*.tmp", "runs/*/*.tmp", "runs/*/*.part", "failed/*.tmp"):
         for tmp in folder.glob(pattern):
@@ -294,7 +223,7 @@ class _Recorder:
     def failed(self, run_id: str, reason: str, error: str, **details) -> None:
         run = self.by_id[run_id]
         record = {"run_id": run_id, "reason": reason, "error": error, **run.to_dict(),
-                  **details, "created_utc": _utc_now()}
+                  **details, "created_utc": utc_now()}
         write_json_atomic(self.folder / "failed" / f"{run_id}.json", record)
         r = self.report
         r.n_failed += 1

@@ -140,7 +140,7 @@ class VerifyReport:
 
 def verify_sweep(folder) -> VerifyReport:
     """Hash every shard of a sweep against its recorded checksum (changes nothing)."""
-    from neuromem.sweep.driver import read_manifest, shard_path
+    from neuromem.sweep.layout import read_manifest, shard_path
 
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -162,7 +162,7 @@ def sweep_status(folder) -> dict:
     (their modification times), so it follows the current speed of the whole cluster;
     None until two shards exist or when nothing is pending.
     """
-    from neuromem.sweep.driver import read_manifest, shard_path
+    from neuromem.sweep.layout import read_manifest, shard_path
 
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -244,13 +244,13 @@ def repair_manifest(sweep, folder, *, force: bool = False) -> dict:
     """
     import h5py
 
-    from neuromem.sweep.driver import MANIFEST, _manifest, shard_path, write_json_atomic
+    from neuromem.sweep.layout import MANIFEST, manifest_of, shard_path, write_json_atomic
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder", key="-o")
     journal = read_journal(folder)
-    manifest = _manifest(sweep)
+    manifest = manifest_of(sweep)
     ids = {run["run_id"] for run in manifest["runs"]}
     n_shards = 0
     for run in manifest["runs"]:

@@ -23,9 +23,7 @@ int64, numbers -> float64 (a missing value is NaN), strings -> variable-length U
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import statistics
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,12 +31,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from neuromem._files import disk_full, fsync_file, fsync_folder
+from neuromem._files import atomic_write, disk_full
 from neuromem._version import __version__
 from neuromem.exceptions import StoreError
 from neuromem.store import is_complete
 from neuromem.sweep.card import canonical_json
-from neuromem.sweep.driver import MANIFEST, RESULTS, read_manifest, shard_path, write_json_atomic
+from neuromem.sweep.layout import MANIFEST, RESULTS, read_manifest, shard_path, write_json_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "merge_results", "read_index", "summarize_sweep",
            "is_sweep_output"]
@@ -173,10 +171,10 @@ def merge_results(folder) -> Path:
         columns[column] = _column([metrics.get(name) for _, metrics in rows])
 
     path = folder / RESULTS
-    tmp = path.with_name(path.name + ".tmp")
     header = {k: v for k, v in manifest.items() if k != "runs"}
     try:
-        with h5py.File(tmp, "w", track_order=True) as f:
+        with atomic_write(path, tmp_suffix=".tmp") as tmp, \
+                h5py.File(tmp, "w", track_order=True) as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = np.int64(FORMAT_VERSION)
             f.attrs["sweep_hash"] = str(manifest["sweep_hash"])
@@ -201,15 +199,10 @@ def merge_results(folder) -> Path:
                 group.create_dataset(key, data=np.array([str(r.get(key, "")) for r in failed],
                                                         dtype=object),
                                      dtype=h5py.string_dtype())
-        fsync_file(tmp)
-        os.replace(tmp, path)
     except Exception as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         text = ("the disk is full (no space left on device)" if disk_full(exc)
                 else " ".join(str(exc).split()))
         raise StoreError(f"cannot write {path}: {text}; the shards are unchanged") from exc
-    fsync_folder(folder)
     return path
 
 

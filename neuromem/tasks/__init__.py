@@ -29,6 +29,12 @@ class TaskResult:
     extra: dict = dataclasses.field(default_factory=dict)
     model: dict | None = None  # the trained network for inference (neuromem.model)
 
+    def __post_init__(self):
+        # which cells MAC mode read ("same" | "fresh"), in the run JSON and the result file
+        mac = (self.extra or {}).get("energy_inputs", {}).get("mac", {})
+        if "mac_array" in mac:
+            self.metrics.setdefault("mac_array", mac["mac_array"])
+
 
 TASKS: dict[str, Callable] = {}
 

@@ -87,7 +87,7 @@ plt.show()
 import tempfile
 from pathlib import Path
 
-from neuromem.devices.fit import fit_curves_csv, synthesize_curves
+from neuromem.fit import fit_curves_csv, synthesize_curves
 
 truth = load_device("ag_asi_jo2010").params
 curves = synthesize_curves(truth, np.random.default_rng(7), cycles=5 if QUICK else 20)

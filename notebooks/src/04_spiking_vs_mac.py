@@ -8,7 +8,10 @@
 #   charge LIF neurons. Energy comes from the events the engine counted on the test set.
 # * **MAC**: the learned conductances sit in a conventional ReRAM matrix-vector accelerator
 #   (bit-serial DACs → 128 x 128 tiles → ADCs → shift-and-add). Energy comes from the
-#   converter and cell-read counts of `Crossbar.mac` on the same test inputs.
+#   converter and cell-read counts of `Crossbar.mac` on the same test inputs. It reads the
+#   very cells the spiking mode learned in (`[energy] mac_array = "same"`, the default:
+#   their conductances, device-to-device draws and stuck cells); `mac_array = "fresh"`
+#   programs the weights into a new array by write-verify instead (ex-situ transfer).
 #
 # We do this for both workloads (`kws`, notebook 03, and `digits_stdp`, notebook 02), on two
 # device cards (ideal and TaOx/HfOx) and two technology presets (`isaac_32nm`: ISAAC-like

@@ -388,7 +388,7 @@ class FitResult:
             return f"{text:<28}# {comment}" if comment else text
 
         lines = [f"# Device card: {summary}",
-                 "# Pulse model (NeuroSim form) fitted with neuromem.devices.fit to LTP/LTD "
+                 "# Pulse model (NeuroSim form) fitted with neuromem.fit to LTP/LTD "
                  "curves;",
                  "# the errors after +- are one standard error.",
                  f"name = {_toml_str(name)}", 'kind = "pulse"', f"summary = {_toml_str(summary)}",
