@@ -49,7 +49,7 @@ def find_card(name_or_path, folder: str) -> Path:
     path = Path(text).expanduser()
     if text.endswith(".toml") or path.parent != Path("."):
         if not path.is_file():
-            raise ConfigError(f"card file not found: {path}", file=path)
+            raise ConfigError(f"card file not found: {path}")    # named by its referrer
         return path
     cards = list_cards(folder)
     if text in cards:
