@@ -57,14 +57,22 @@ FIELDS = ("accuracy", "accuracy_10", "false_accept", "false_reject", "mac_accura
 
 
 def _card_with_front_end(changes: dict, folder: Path) -> str:
-    """A copy of the synth_kws card with front-end settings changed (for ablations)."""
-    import tomli_w
+    """A copy of the synth_kws card with front-end settings changed (for ablations): the
+    card's own lines ``key = value`` of ``[parameters.front_end]`` rewritten."""
+    import re
 
-    card = load_toml(find_card("synth_kws", "datasets"))
-    fe = card["parameters"]["front_end"]
-    fe.update(changes)
+    text = find_card("synth_kws", "datasets").read_text()
+    head, sep, table = text.partition("[parameters.front_end]")
+    body, nxt, rest = table.partition("\n[")
+    for key, value in changes.items():
+        literal = ("inf" if value == float("inf") else f'"{value}"' if isinstance(value, str)
+                   else repr(value))
+        body, n = re.subn(rf"^{key} = [^\n]*$", f"{key} = {literal}", body, flags=re.M)
+        if n != 1:
+            raise SystemExit(f"synth_kws card: no front_end key {key!r} to change")
     path = folder / f"synth_kws_{'_'.join(changes)}.toml"
-    path.write_text(tomli_w.dumps(card))
+    path.write_text(head + sep + body + nxt + rest)
+    load_toml(path)                                  # still a valid card
     return str(path)
 
 
