@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("espeakng_loader")
 
 from neuromem.data import corpus as corpus_module                      # noqa: E402
+from neuromem.data.augment import colour_channel, room_response        # noqa: E402
 from neuromem.data.corpus import (KEYWORDS, NOISE_KINDS, SPLITS, CorpusConfig,  # noqa: E402
                                   active_part, add_noise, cache_path, config_from_card,
                                   default_cache_dir, generate_corpus, load_corpus, make_noise)
@@ -397,7 +398,7 @@ def test_augmentation_touches_only_training_clips_and_nothing_else(twelve):
 def test_room_impulse_response_decays_by_60_dB_in_rt60():
     rng = np.random.default_rng(0)
     fs, rt60 = 16000, 0.4
-    h = corpus_module._room(int(1.2 * rt60 * fs), rt60, rng, fs)
+    h = room_response(int(1.2 * rt60 * fs), rt60, rng, fs)
     assert h[0] == 1.0
     tail = h[1:] ** 2
     # direct-to-reverberant ratio within the drawn 0-12 dB
@@ -418,7 +419,7 @@ def test_telephone_channel_passes_speech_band_only():
 
     def gain_db(f):
         x = np.sin(2 * np.pi * f * t)
-        y = corpus_module._channel(x, "telephone", rng, fs)
+        y = colour_channel(x, "telephone", rng, fs)
         return 10 * np.log10(np.mean(y[fs // 2:] ** 2) / np.mean(x[fs // 2:] ** 2))
 
     assert abs(gain_db(1000.0)) < 1.0               # mid-band: Butterworth is flat

@@ -96,6 +96,7 @@ from pathlib import Path
 import numpy as np
 
 from neuromem._files import atomic_write
+from neuromem.data.augment import AUGMENTATIONS, CHANNELS, colour_channel, room_response
 from neuromem.data.noise import NOISE_KINDS, active_part, add_noise, make_noise
 from neuromem.exceptions import ConfigError, DataError
 from neuromem.schema import closest
@@ -122,10 +123,6 @@ _N_RECORDS = 10              # per clip: shift_s, gain_db, snr_db, noise, clippe
                              # warp (VTLP), channel, rt60_s
 #: Extra classes of the Speech Commands 12-class protocol (after the keywords here).
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
-#: Training augmentations a card can switch on (see the module docstring).
-AUGMENTATIONS = ("vtlp", "channel", "reverb")
-#: Channel colourings of the ``channel`` augmentation.
-CHANNELS = ("telephone", "lowpass", "highpass", "tilt")
 #: Voice families: every variant, the variants on espeak-ng's Klatt synthesizers, the others.
 FAMILIES = ("all", "klatt", "formant")
 
@@ -630,33 +627,6 @@ def _word(word: str, accent: str, variant: str, rate_wpm: int, pitch: int,
     return x
 
 
-def _channel(x: np.ndarray, kind: str, rng: np.random.Generator, fs: int) -> np.ndarray:
-    """A colouring of the channel (microphone, line): see the module docstring."""
-    from scipy.signal import butter, lfilter, sosfilt
-
-    nyquist = fs / 2
-    if kind == "telephone":
-        sos = butter(4, [300.0, min(3400.0, 0.9 * nyquist)], btype="bandpass", fs=fs,
-                     output="sos")
-    elif kind == "lowpass":
-        sos = butter(6, min(rng.uniform(3000.0, 7000.0), 0.9 * nyquist), fs=fs, output="sos")
-    elif kind == "highpass":
-        sos = butter(2, rng.uniform(100.0, 500.0), btype="highpass", fs=fs, output="sos")
-    else:                                   # tilt: first-order pre- or de-emphasis
-        return lfilter([1.0, -rng.uniform(-0.8, 0.8)], [1.0], x)
-    return sosfilt(sos, x)
-
-
-def _room(n_taps: int, rt60_s: float, rng: np.random.Generator, fs: int) -> np.ndarray:
-    """Impulse response of a diffuse room: the direct sound (1 at t = 0) and an
-    exponentially decaying Gaussian tail (-60 dB after ``rt60_s``) whose energy sits
-    U(0, 12) dB below the direct sound's."""
-    t = np.arange(1, n_taps) / fs
-    tail = rng.standard_normal(n_taps - 1) * np.exp(-3.0 * math.log(10.0) * t / rt60_s)
-    tail *= 10 ** (-rng.uniform(0.0, 12.0) / 20) / math.sqrt(float(np.sum(tail ** 2)))
-    return np.concatenate([[1.0], tail])
-
-
 def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, clips: np.ndarray):
     """Render clips ``first, first + 1, ...`` (rows of the plan): int16 audio and records."""
     from scipy.signal import fftconvolve
@@ -692,7 +662,7 @@ def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, cli
         rt60 = extra.uniform(*config.rt60_s) if "reverb" in chosen else math.nan
         channel = int(extra.integers(len(CHANNELS))) if "channel" in chosen else -1
         if "reverb" in chosen and stop > start:
-            room = _room(int(min(1.2 * rt60, config.duration_s) * fs), rt60, extra, fs)
+            room = room_response(int(min(1.2 * rt60, config.duration_s) * fs), rt60, extra, fs)
             wet = fftconvolve(clean, room)[:n]
             clean = wet * math.sqrt(np.mean(clean[start:stop] ** 2)
                                     / max(np.mean(wet[start:stop] ** 2), 1e-30))
@@ -713,7 +683,7 @@ def _render_chunk(config: CorpusConfig, variants, accents, bank, first: int, cli
             noise = make_noise(config.noise_kinds[kind], n, noise_rng, fs, babble)
             y = add_noise(clean, noise, snr, noise_rng, active=slice(start, stop))
         if channel >= 0:
-            coloured = _channel(y, CHANNELS[channel], extra, fs)
+            coloured = colour_channel(y, CHANNELS[channel], extra, fs)
             y = coloured * math.sqrt(np.mean(y ** 2) / max(np.mean(coloured ** 2), 1e-30))
         scaled = np.round(y * 10 ** (gain / 20) * 32768.0)
         over = (scaled > 32767) | (scaled < -32768)

@@ -24,7 +24,8 @@ UNKNOWN_LABEL = "_unknown_"
 
 
 def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
-    """(rates, label names per sample, skipped files, description, own test split?)."""
+    """(rates, label names per sample, skipped files, description, own test split?, top
+    rate, the features the stored baselines see)."""
     from neuromem.cards import find_card, load_toml
     from neuromem.data.loaders import SILENCE
     from neuromem.tasks.kws import KWSData, _load_audio
@@ -68,7 +69,7 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
         return match_level(w, sr, kws.frontend, kws.level_dbfs) if gain else w
 
     if isinstance(item, tuple):
-        x, y, sr = item[:3]
+        x, y, sr, _ = item
         logmel = kws.logmel([level(c, sr) for c in x], [sr] * len(x))
         labels = [names[i] for i in y]
     else:
@@ -91,10 +92,8 @@ def _kws_data(model, dataset, data_dir, split, overrides, skip_bad, progress):
         raise DataError(f"the {data.dataset} dataset has no {split} samples to evaluate")
     described.update({"dataset": data.dataset, "kind": kind, "split": split,
                       "agc_dbfs": kws.level_dbfs if gain else None})
-    flat = kws.features_from_logmel(logmel)
-    described["_baselines"] = flat
     return kws.rates_from_logmel(logmel), labels, bad, described, own, \
-        float(kws.features.max_rate_Hz)
+        float(kws.features.max_rate_Hz), kws.features_from_logmel(logmel)
 
 
 def _digits_data(model, dataset, split, overrides):
@@ -112,7 +111,7 @@ def _digits_data(model, dataset, split, overrides):
     x, y = (x_te, y_te) if split == "test" else (x_tr, y_tr)
     return (model.encode(x), [str(int(v)) for v in y], [],
             {"dataset": "sklearn_digits", "split": split}, True,
-            float(model.inputs["max_rate_Hz"]))
+            float(model.inputs["max_rate_Hz"]), None)
 
 
 def _match_labels(names, model_labels) -> np.ndarray:
@@ -141,13 +140,12 @@ def evaluate(model, dataset=None, *, data_dir=None, split="test", data_overrides
 
     overrides = dict(data_overrides or {})
     if model.task == "kws":
-        rates, names, bad, described, own, max_rate = _kws_data(
+        rates, names, bad, described, own, max_rate, flat = _kws_data(
             model, dataset, data_dir, split, overrides, skip_bad, progress)
     else:
-        rates, names, bad, described, own, max_rate = _digits_data(model, dataset, split,
-                                                                   overrides)
+        rates, names, bad, described, own, max_rate, flat = _digits_data(model, dataset,
+                                                                         split, overrides)
     y = _match_labels(names, model.labels)
-    flat = described.pop("_baselines", None)
     baselines = {}
     if flat is not None and isinstance(model.inputs.get("baselines"), dict):
         from neuromem.tasks.kws import baseline_predict

@@ -128,7 +128,7 @@ class KWSFeatureSet:
 
 def _load_audio(data: KWSData, card_path, params: dict, progress: bool, *, kind=None,
                 splits=("train", "validation", "test")):
-    """Per split: (waveforms, labels, rate) or an AudioDataset; the label names; what was
+    """Per split: (waveforms, labels, rate, VTLP warp per clip) or an AudioDataset; the label names; what was
     loaded. ``kind`` is the dataset card's kind (default: read from ``card_path``)."""
     kind = kind or load_toml(card_path).get("kind", data.dataset)
     if kind == "synth_kws":
@@ -187,8 +187,7 @@ def load_kws_features(data: KWSData, feat: KWSFeatures, *, card_path, params: di
     labels = {}
     for split, item in audio.items():
         if isinstance(item, tuple):
-            x, y, sr = item[:3]
-            warp = item[3] if len(item) > 3 else np.ones(len(x))
+            x, y, sr, warp = item
             if split == "train" and data.max_train:
                 x, y = x[:data.max_train], y[:data.max_train]
             logmel[split] = np.stack([extract(clip, sr, frontend, warp=w)
@@ -222,7 +221,7 @@ def _training_level(item, frontend, max_train: int, n: int = 300) -> float:
     from neuromem.data.audio import speech_level_dbfs
 
     if isinstance(item, tuple):
-        x, _, sr = item[:3]
+        x, _, sr, _ = item
         levels = [speech_level_dbfs(c, sr, frontend) for c in x[:n]]
     else:
         levels = [speech_level_dbfs(*item.read(i), frontend)
@@ -294,21 +293,19 @@ def baseline_predict(tree: dict, features: np.ndarray) -> dict:
     """Class indices the stored baselines give ``features`` (what scikit-learn's
     ``predict`` returns: the argmax of the decision function; ReLU hidden layer for the
     MLP)."""
+    def decide(z, classes):                 # one output column: a two-class problem
+        classes = np.asarray(classes)
+        return classes[(z[:, 0] > 0).astype(np.int64)] if z.shape[1] == 1 \
+            else classes[z.argmax(axis=1)]
+
     x = np.asarray(features, dtype=np.float64)
     out = {}
-    lr = tree.get("logistic")
-    if lr is not None:
-        z = x @ np.asarray(lr["coef"]).T + np.asarray(lr["intercept"])
-        classes = np.asarray(lr["classes"])
-        out["logistic"] = classes[(z > 0).astype(np.int64).ravel()] if z.shape[1] == 1 \
-            else classes[z.argmax(axis=1)]
-    mlp = tree.get("mlp")
-    if mlp is not None:
+    if (lr := tree.get("logistic")) is not None:
+        out["logistic"] = decide(x @ np.asarray(lr["coef"]).T + np.asarray(lr["intercept"]),
+                                 lr["classes"])
+    if (mlp := tree.get("mlp")) is not None:
         h = np.maximum(x @ np.asarray(mlp["W0"]) + np.asarray(mlp["b0"]), 0.0)
-        z = h @ np.asarray(mlp["W1"]) + np.asarray(mlp["b1"])
-        classes = np.asarray(mlp["classes"])
-        out["mlp"] = classes[(z > 0).astype(np.int64).ravel()] if z.shape[1] == 1 \
-            else classes[z.argmax(axis=1)]
+        out["mlp"] = decide(h @ np.asarray(mlp["W1"]) + np.asarray(mlp["b1"]), mlp["classes"])
     return out
 
 
@@ -317,8 +314,8 @@ def keyword_metrics(pred: np.ndarray, labels: np.ndarray, label_names, scores=No
 
     Classes whose name starts with ``_`` (``_unknown_``, ``_silence_``) are non-keywords.
     ``accuracy_10`` is the accuracy on keyword clips when the answer is restricted to the
-    keywords (argmax of ``scores`` over keyword classes; without scores, the prediction
-    itself); ``false_accept`` the fraction of non-keyword clips answered with a keyword;
+    keywords (argmax of ``scores``, the class spike counts, over keyword classes; a clip
+    without spikes is no answer; without scores, the prediction itself); ``false_accept`` the fraction of non-keyword clips answered with a keyword;
     ``false_reject`` the fraction of keyword clips answered with a non-keyword or not at all
     (``pred < 0``). Without non-keyword classes the three are the plain accuracy, None and
     the silent fraction.
@@ -330,9 +327,7 @@ def keyword_metrics(pred: np.ndarray, labels: np.ndarray, label_names, scores=No
     if kw_clip.any():
         if scores is not None:
             restricted = np.where(is_kw[None, :], scores, -np.inf).argmax(axis=1)
-            silent = scores.sum(axis=1) == 0 if np.all(scores >= 0) else np.zeros(len(pred),
-                                                                                  bool)
-            restricted[silent] = -1
+            restricted[scores.sum(axis=1) == 0] = -1        # spike counts: none at all
         else:
             restricted = pred
         out["accuracy_10"] = float(np.mean(restricted[kw_clip] == labels[kw_clip]))
